@@ -1,0 +1,177 @@
+/**
+ * The blob contract every layer above uses, and its filesystem implementation on an OCI image layout.
+ * A blob becomes visible at `blobs/<alg>/<hex>` only after its bytes were verified against digest and size
+ * while streaming, fsynced, and renamed into place (image-spec image-layout.md#blobs: content addressable).
+ */
+import { createReadStream } from 'node:fs'
+import { open, readdir, rename, rm, stat, mkdir } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { Transform, type Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { dirname } from 'node:path'
+import { digestAlgorithm, isDigest, parseDigest, type Algorithm, type Digest } from '../oci/digest.ts'
+import { fsyncDir, tempName } from '../util/fs.ts'
+import { isErrno } from '../util/errors.ts'
+import { BlobNotFoundError, DigestMismatchError, InvalidRangeError, SizeMismatchError } from './errors.ts'
+import type { LayoutPaths } from './paths.ts'
+import type { Lease } from './leases.ts'
+
+export interface BlobInfo {
+  digest: Digest
+  size: number
+}
+
+/** Inclusive start, exclusive end (like `Buffer.subarray`); end defaults to the blob's size. */
+export interface ByteRange {
+  start: number
+  end?: number
+}
+
+export interface WriteOptions {
+  /** Expected size; bytes beyond it abort the write at once. */
+  size?: number
+  signal?: AbortSignal
+  /** Keeps the new blob out of GC's reach until the lease is released (see leases.ts). */
+  lease?: Lease
+  /** Called with the running byte count, for progress. */
+  onProgress?: (bytes: number) => void
+}
+
+export interface BlobStore {
+  has: (digest: Digest) => Promise<boolean>
+  stat: (digest: Digest) => Promise<BlobInfo | undefined>
+  /** A stream of the blob's bytes, or of a range of them. Throws BlobNotFoundError or InvalidRangeError. */
+  read: (digest: Digest, range?: ByteRange) => Promise<Readable>
+  readBytes: (digest: Digest) => Promise<Uint8Array>
+  /** Stores `source` if it hashes to `digest` (and has `size` bytes). Returns the blob, whether new or not. */
+  write: (digest: Digest, source: AsyncIterable<Uint8Array>, options?: WriteOptions) => Promise<BlobInfo>
+  delete: (digest: Digest) => Promise<boolean>
+  list: () => AsyncIterable<Digest>
+}
+
+/** Counts and hashes bytes as they pass, and refuses more than `limit`. */
+export class HashingCounter extends Transform {
+  readonly hash
+  bytes = 0
+  private readonly limit: number | undefined
+  private readonly onError: (actual: number) => Error
+  private readonly onProgress: ((bytes: number) => void) | undefined
+
+  constructor (algorithm: Algorithm, limit: number | undefined, onError: (actual: number) => Error, onProgress?: (bytes: number) => void) {
+    super({ highWaterMark: 1024 * 1024 })
+    this.hash = createHash(algorithm)
+    this.limit = limit
+    this.onError = onError
+    this.onProgress = onProgress
+  }
+
+  override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null, data?: Buffer) => void): void {
+    this.bytes += chunk.byteLength
+    if (this.limit !== undefined && this.bytes > this.limit) {
+      callback(this.onError(this.bytes))
+      return
+    }
+    this.hash.update(chunk)
+    this.onProgress?.(this.bytes)
+    callback(null, chunk)
+  }
+}
+
+export class FsBlobStore implements BlobStore {
+  private readonly paths: LayoutPaths
+
+  constructor (paths: LayoutPaths) {
+    this.paths = paths
+  }
+
+  async has (digest: Digest): Promise<boolean> {
+    return (await this.stat(digest)) !== undefined
+  }
+
+  async stat (digest: Digest): Promise<BlobInfo | undefined> {
+    try {
+      const info = await stat(this.paths.blob(parseDigest(digest)))
+      return info.isFile() ? { digest, size: info.size } : undefined
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined
+      throw err
+    }
+  }
+
+  async read (digest: Digest, range?: ByteRange): Promise<Readable> {
+    const info = await this.stat(digest)
+    if (info === undefined) throw new BlobNotFoundError(digest)
+    const start = range?.start ?? 0
+    const end = range?.end ?? info.size
+    if (start < 0 || end > info.size || start > end) throw new InvalidRangeError(start, end, info.size)
+    if (start === end) return createReadStream(this.paths.blob(digest), { start: 0, end: -1 })
+    // createReadStream's `end` is inclusive.
+    return createReadStream(this.paths.blob(digest), { start, end: end - 1, highWaterMark: 1024 * 1024 })
+  }
+
+  async readBytes (digest: Digest): Promise<Uint8Array> {
+    const chunks: Buffer[] = []
+    for await (const chunk of await this.read(digest)) chunks.push(chunk as Buffer)
+    return Buffer.concat(chunks)
+  }
+
+  async write (digest: Digest, source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<BlobInfo> {
+    parseDigest(digest)
+    const existing = await this.stat(digest)
+    if (existing !== undefined) {
+      if (options.size !== undefined && existing.size !== options.size) throw new SizeMismatchError(digest, options.size, existing.size)
+      await options.lease?.add(digest)
+      return existing
+    }
+    await mkdir(this.paths.tmpDir, { recursive: true })
+    const tmp = tempName(this.paths.tmpDir, 'blob')
+    try {
+      const counter = new HashingCounter(digestAlgorithm(digest), options.size, actual => new SizeMismatchError(digest, options.size ?? 0, actual), options.onProgress)
+      const handle = await open(tmp, 'wx', 0o644)
+      const sink = handle.createWriteStream({ highWaterMark: 1024 * 1024, flush: true })
+      await pipeline(source, counter, sink, options.signal !== undefined ? { signal: options.signal } : {})
+      const actual = `${digestAlgorithm(digest)}:${counter.hash.digest('hex')}`
+      if (actual !== digest) throw new DigestMismatchError(digest, actual)
+      if (options.size !== undefined && counter.bytes !== options.size) throw new SizeMismatchError(digest, options.size, counter.bytes)
+      return await this.commitTemp(tmp, digest, counter.bytes, options.lease)
+    } finally {
+      await rm(tmp, { force: true })
+    }
+  }
+
+  /** Moves a verified temp file into `blobs/`. A concurrent writer of the same blob renames identical bytes. */
+  async commitTemp (tmp: string, digest: Digest, size: number, lease?: Lease): Promise<BlobInfo> {
+    await lease?.add(digest)
+    const target = this.paths.blob(digest)
+    await mkdir(dirname(target), { recursive: true })
+    await rename(tmp, target)
+    await fsyncDir(dirname(target))
+    return { digest, size }
+  }
+
+  async delete (digest: Digest): Promise<boolean> {
+    try {
+      await rm(this.paths.blob(parseDigest(digest)))
+      return true
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return false
+      throw err
+    }
+  }
+
+  async * list (): AsyncIterable<Digest> {
+    for (const algorithm of ['sha256', 'sha512'] as const) {
+      let names: string[]
+      try {
+        names = await readdir(`${this.paths.blobsDir}/${algorithm}`)
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) continue
+        throw err
+      }
+      for (const name of names.sort()) {
+        const digest = `${algorithm}:${name}`
+        if (isDigest(digest)) yield digest
+      }
+    }
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Refs (tags) in `index.json`: each tagged image is a descriptor carrying the `org.opencontainers.image.ref.name`
+ * annotation (image-spec image-layout.md#indexjson-file). Updates take the index lock and replace the file
+ * atomically, so readers never see half a file and two writers never lose each other's change.
+ */
+import { readFile } from 'node:fs/promises'
+import { MEDIA_TYPE } from '../oci/media-types.ts'
+import { REF_NAME_ANNOTATION } from '../oci/reference.ts'
+import { parseIndex, type Descriptor, type ImageIndex } from '../oci/types.ts'
+import { writeFileAtomic } from '../util/fs.ts'
+import { isErrno } from '../util/errors.ts'
+import { withLock } from './lock.ts'
+import type { LayoutPaths } from './paths.ts'
+
+export interface RefEntry {
+  ref: string
+  descriptor: Descriptor
+}
+
+export function emptyIndex (): ImageIndex {
+  return { schemaVersion: 2, mediaType: MEDIA_TYPE.ociIndex, manifests: [] }
+}
+
+export class RefStore {
+  private readonly paths: LayoutPaths
+
+  constructor (paths: LayoutPaths) {
+    this.paths = paths
+  }
+
+  async readIndex (): Promise<ImageIndex> {
+    try {
+      return parseIndex(await readFile(this.paths.indexFile))
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return emptyIndex()
+      throw err
+    }
+  }
+
+  async list (): Promise<RefEntry[]> {
+    const index = await this.readIndex()
+    return index.manifests.flatMap(descriptor => {
+      const ref = descriptor.annotations?.[REF_NAME_ANNOTATION]
+      return ref !== undefined ? [{ ref, descriptor }] : []
+    })
+  }
+
+  async get (ref: string): Promise<Descriptor | undefined> {
+    return (await this.list()).find(entry => entry.ref === ref)?.descriptor
+  }
+
+  /** Points `ref` at `descriptor`, replacing what it pointed at before. */
+  async set (ref: string, descriptor: Descriptor): Promise<void> {
+    await this.update(index => {
+      const others = index.manifests.filter(d => d.annotations?.[REF_NAME_ANNOTATION] !== ref)
+      const annotations = { ...(descriptor.annotations ?? {}), [REF_NAME_ANNOTATION]: ref }
+      return { ...index, manifests: [...others, { ...descriptor, annotations }] }
+    })
+  }
+
+  /** Removes `ref`; returns the descriptor it pointed at, if any. */
+  async remove (ref: string): Promise<Descriptor | undefined> {
+    let removed: Descriptor | undefined
+    await this.update(index => {
+      removed = index.manifests.find(d => d.annotations?.[REF_NAME_ANNOTATION] === ref)
+      return { ...index, manifests: index.manifests.filter(d => d !== removed) }
+    })
+    return removed
+  }
+
+  private async update (change: (index: ImageIndex) => ImageIndex): Promise<void> {
+    await withLock(this.paths.locksDir, 'index', async () => {
+      const next = change(await this.readIndex())
+      await writeFileAtomic(this.paths.indexFile, JSON.stringify(next, null, 2) + '\n', this.paths.tmpDir)
+    })
+  }
+}

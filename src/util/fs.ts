@@ -1,0 +1,55 @@
+/** Small filesystem helpers shared by the store and the runner: atomic replace, fsync of directories. */
+import { open, rename, rm, mkdir } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { dirname, join, basename } from 'node:path'
+
+/** Flushes a directory entry so that a rename inside it survives a crash. */
+export async function fsyncDir (dir: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/** A unique temp file name beside nothing in particular: `<dir>/<prefix>.<pid>.<random>`. */
+export function tempName (dir: string, prefix: string): string {
+  return join(dir, `${prefix}.${process.pid}.${randomBytes(6).toString('hex')}`)
+}
+
+/**
+ * Writes `data` to `path` atomically: a temp file in `tmpDir` (same filesystem), fsync, rename, fsync of the
+ * directory. Readers see the old content or the new, never a mix.
+ */
+export async function writeFileAtomic (path: string, data: string | Uint8Array, tmpDir = dirname(path)): Promise<void> {
+  await mkdir(tmpDir, { recursive: true })
+  const tmp = tempName(tmpDir, basename(path))
+  const handle = await open(tmp, 'wx', 0o644)
+  try {
+    await handle.writeFile(data)
+    await handle.sync()
+  } catch (err) {
+    await handle.close()
+    await rm(tmp, { force: true })
+    throw err
+  }
+  await handle.close()
+  try {
+    await rename(tmp, path)
+  } catch (err) {
+    await rm(tmp, { force: true })
+    throw err
+  }
+  await fsyncDir(dirname(path))
+}
+
+/** True when a process with this pid is alive (signal 0 probes without sending anything). */
+export function processAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
