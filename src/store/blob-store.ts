@@ -16,6 +16,9 @@ import { BlobNotFoundError, DigestMismatchError, InvalidRangeError, SizeMismatch
 import type { LayoutPaths } from './paths.ts'
 import type { Lease } from './leases.ts'
 
+/** Bytes to store: a stream, an async iterable of chunks, or chunks in memory. */
+export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>
+
 export interface BlobInfo {
   digest: Digest
   size: number
@@ -44,7 +47,9 @@ export interface BlobStore {
   read: (digest: Digest, range?: ByteRange) => Promise<Readable>
   readBytes: (digest: Digest) => Promise<Uint8Array>
   /** Stores `source` if it hashes to `digest` (and has `size` bytes). Returns the blob, whether new or not. */
-  write: (digest: Digest, source: AsyncIterable<Uint8Array>, options?: WriteOptions) => Promise<BlobInfo>
+  write: (digest: Digest, source: ByteSource, options?: WriteOptions) => Promise<BlobInfo>
+  /** Stores `source` under the digest its bytes hash to (for content whose digest is not known in advance). */
+  add: (source: ByteSource, options?: Omit<WriteOptions, 'size'>) => Promise<BlobInfo>
   delete: (digest: Digest) => Promise<boolean>
   list: () => AsyncIterable<Digest>
 }
@@ -115,7 +120,7 @@ export class FsBlobStore implements BlobStore {
     return Buffer.concat(chunks)
   }
 
-  async write (digest: Digest, source: AsyncIterable<Uint8Array>, options: WriteOptions = {}): Promise<BlobInfo> {
+  async write (digest: Digest, source: ByteSource, options: WriteOptions = {}): Promise<BlobInfo> {
     parseDigest(digest)
     const existing = await this.stat(digest)
     if (existing !== undefined) {
@@ -123,16 +128,36 @@ export class FsBlobStore implements BlobStore {
       await options.lease?.add(digest)
       return existing
     }
+    const tooLarge = (actual: number): Error => new SizeMismatchError(digest, options.size ?? 0, actual)
+    return await this.viaTemp(source, digestAlgorithm(digest), options.size, tooLarge, options, async (actual, bytes) => {
+      if (actual !== digest) throw new DigestMismatchError(digest, actual)
+      if (options.size !== undefined && bytes !== options.size) throw new SizeMismatchError(digest, options.size, bytes)
+      return digest
+    })
+  }
+
+  async add (source: ByteSource, options: Omit<WriteOptions, 'size'> = {}): Promise<BlobInfo> {
+    return await this.viaTemp(source, 'sha256', undefined, () => new Error('unreachable'), options, async actual => actual)
+  }
+
+  /**
+   * Streams `source` into a temp file while hashing it, lets `accept` check the result, then commits the file
+   * under the digest `accept` returns. The temp file is removed whatever happens.
+   */
+  private async viaTemp (source: ByteSource, algorithm: Algorithm, limit: number | undefined, tooLarge: (actual: number) => Error,
+    options: Omit<WriteOptions, 'size'>, accept: (actual: Digest, bytes: number) => Promise<Digest>): Promise<BlobInfo> {
     await mkdir(this.paths.tmpDir, { recursive: true })
     const tmp = tempName(this.paths.tmpDir, 'blob')
     try {
-      const counter = new HashingCounter(digestAlgorithm(digest), options.size, actual => new SizeMismatchError(digest, options.size ?? 0, actual), options.onProgress)
+      const counter = new HashingCounter(algorithm, limit, tooLarge, options.onProgress)
       const handle = await open(tmp, 'wx', 0o644)
       const sink = handle.createWriteStream({ highWaterMark: 1024 * 1024, flush: true })
       await pipeline(source, counter, sink, options.signal !== undefined ? { signal: options.signal } : {})
-      const actual = `${digestAlgorithm(digest)}:${counter.hash.digest('hex')}`
-      if (actual !== digest) throw new DigestMismatchError(digest, actual)
-      if (options.size !== undefined && counter.bytes !== options.size) throw new SizeMismatchError(digest, options.size, counter.bytes)
+      const digest = await accept(`${algorithm}:${counter.hash.digest('hex')}`, counter.bytes)
+      if (await this.has(digest)) {
+        await options.lease?.add(digest)
+        return { digest, size: counter.bytes }
+      }
       return await this.commitTemp(tmp, digest, counter.bytes, options.lease)
     } finally {
       await rm(tmp, { force: true })

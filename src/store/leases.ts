@@ -37,8 +37,8 @@ export async function createLease (leasesDir: string): Promise<Lease> {
   return lease
 }
 
-/** Every digest held by a live process's lease; leases of dead processes are deleted. */
-export async function leasedDigests (leasesDir: string): Promise<Set<Digest>> {
+/** Every digest held by a live process's lease (but `exclude`); leases of dead processes are deleted. */
+export async function leasedDigests (leasesDir: string, exclude?: Lease): Promise<Set<Digest>> {
   const digests = new Set<Digest>()
   let names: string[]
   try {
@@ -50,6 +50,7 @@ export async function leasedDigests (leasesDir: string): Promise<Set<Digest>> {
   for (const name of names) {
     const pid = Number(name.split('.')[1])
     const file = join(leasesDir, name)
+    if (file === exclude?.file) continue
     if (!Number.isInteger(pid) || !processAlive(pid)) {
       await rm(file, { force: true })
       continue

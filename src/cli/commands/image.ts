@@ -1,0 +1,106 @@
+/** `emergence image ...`: import, list, inspect, export, remove and pin images in the local store. */
+import type { Command } from 'commander'
+import { importArchive, importLayout, splitLayoutArgument, exportImage, type ImportedImage } from '../../image/index.ts'
+import { describeImage, listImages } from '../../image/describe.ts'
+import { contextOf } from '../context.ts'
+import { formatBytes, table } from '../output.ts'
+
+function importedText (images: ImportedImage[]): string {
+  return images.map(i => `imported ${i.ref} ${i.digest} (${i.blobs} blobs, ${i.newBlobs} new, ${formatBytes(i.bytesWritten)} written)`).join('\n')
+}
+
+export function registerImageCommands (program: Command): void {
+  const image = program.command('image').description('manage images in the local store')
+
+  image.command('import')
+    .description('import images from an OCI image layout directory (<dir>[:ref]) or, with --archive, an OCI or docker-save tar')
+    .argument('<source>', 'an OCI layout directory, optionally :ref; or a .tar file with --archive')
+    .option('--archive', 'the source is an OCI archive or a docker save archive')
+    .option('--name <name:tag>', 'store the image under this name (default: from the source)')
+    .option('--ref <ref>', 'the image to take from an archive (its ref name or RepoTag)')
+    .action(async (source: string, options: { archive?: boolean, name?: string, ref?: string }, command: Command) => {
+      const ctx = contextOf(command)
+      const store = await ctx.openStore()
+      const common = {
+        ...(options.name !== undefined ? { as: options.name } : {}),
+        onProgress: (e: { blob: string, bytes: number }) => { ctx.output.progress(`importing ${e.blob.slice(0, 19)} ${formatBytes(e.bytes)}`) }
+      }
+      let images: ImportedImage[]
+      if (options.archive === true) {
+        images = await importArchive(store, source, { ...common, ...(options.ref !== undefined ? { sourceRef: options.ref } : {}) })
+      } else {
+        const { dir, ref } = await splitLayoutArgument(source)
+        const sourceRef = ref ?? options.ref
+        images = await importLayout(store, dir, { ...common, ...(sourceRef !== undefined ? { sourceRef } : {}) })
+      }
+      ctx.output.done()
+      ctx.output.result(images, () => importedText(images))
+    })
+
+  image.command('ls')
+    .description('list the images in the store')
+    .action(async (_options: unknown, command: Command) => {
+      const ctx = contextOf(command)
+      const images = await listImages(await ctx.openStore())
+      ctx.output.result(images, () => images.length === 0
+        ? 'no images'
+        : table(['REF', 'DIGEST', 'SIZE', 'PINNED'], images.map(i => [i.ref, i.digest.slice(0, 19), formatBytes(i.size), i.pinned ? 'yes' : ''])))
+    })
+
+  image.command('inspect')
+    .description('show an image: its manifest, config and layers')
+    .argument('<ref>', 'name:tag, name@digest or a digest')
+    .action(async (ref: string, _options: unknown, command: Command) => {
+      const ctx = contextOf(command)
+      const info = await describeImage(await ctx.openStore(), ref)
+      ctx.output.result(info, () => JSON.stringify(info, null, 2))
+    })
+
+  image.command('export')
+    .description('write an image as an OCI image layout that skopeo and umoci read')
+    .argument('<ref>', 'the image')
+    .argument('<dir>', 'target directory: absent, empty, or an existing OCI layout')
+    .option('--as <refname>', 'the ref name in the target layout (default: name:tag)')
+    .action(async (ref: string, dir: string, options: { as?: string }, command: Command) => {
+      const ctx = contextOf(command)
+      const result = await exportImage(await ctx.openStore(), ref, dir, options.as !== undefined ? { as: options.as } : {})
+      ctx.output.result(result, () => `exported ${ref} to ${dir} as ${result.ref} (${result.blobs} blobs, ${formatBytes(result.bytes)} copied)`)
+    })
+
+  image.command('rm')
+    .description('remove an image ref (its blobs go at the next gc unless something else uses them)')
+    .argument('<ref...>', 'name:tag refs')
+    .action(async (refs: string[], _options: unknown, command: Command) => {
+      const ctx = contextOf(command)
+      const store = await ctx.openStore()
+      const removed: string[] = []
+      for (const reference of refs) {
+        const { ref } = await store.resolve(reference)
+        await store.refs.remove(ref)
+        removed.push(ref)
+      }
+      ctx.output.result({ removed }, () => removed.map(r => `removed ${r}`).join('\n'))
+    })
+
+  image.command('pin')
+    .description('keep an image through gc even if its ref is removed')
+    .argument('<ref>', 'the image')
+    .action(async (reference: string, _options: unknown, command: Command) => {
+      const ctx = contextOf(command)
+      const store = await ctx.openStore()
+      const { ref, descriptor } = await store.resolve(reference)
+      await store.pins.add(descriptor.digest, ref)
+      ctx.output.result({ pinned: descriptor.digest, ref }, () => `pinned ${ref} ${descriptor.digest}`)
+    })
+
+  image.command('unpin')
+    .description('remove a pin')
+    .argument('<ref>', 'the image or digest')
+    .action(async (reference: string, _options: unknown, command: Command) => {
+      const ctx = contextOf(command)
+      const store = await ctx.openStore()
+      const { descriptor } = await store.resolve(reference)
+      const found = await store.pins.remove(descriptor.digest)
+      ctx.output.result({ unpinned: found ? descriptor.digest : null }, () => found ? `unpinned ${descriptor.digest}` : `${reference} was not pinned`)
+    })
+}

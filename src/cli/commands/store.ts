@@ -1,0 +1,49 @@
+/** `emergence gc` and `emergence store ...`: garbage collection and integrity checks of the local store. */
+import type { Command } from 'commander'
+import { EmergenceError } from '../../util/errors.ts'
+import { contextOf } from '../context.ts'
+import { formatBytes } from '../output.ts'
+
+/** Raised by `store verify` so that a corrupt store exits non-zero. */
+export class StoreCorruptError extends EmergenceError {
+  constructor (corrupt: number, missing: number) {
+    super(`store verify found ${corrupt} corrupt and ${missing} missing blobs`, { code: 'STORE_CORRUPT' })
+  }
+}
+
+export function registerStoreCommands (program: Command): void {
+  program.command('gc')
+    .description('delete blobs that no image ref, pin or in-flight write references')
+    .option('--dry-run', 'only report what would be deleted')
+    .option('--grace <seconds>', 'keep blobs written less than this many seconds ago', '60')
+    .action(async (options: { dryRun?: boolean, grace: string }, command: Command) => {
+      const ctx = contextOf(command)
+      const result = await (await ctx.openStore()).gc({ dryRun: options.dryRun === true, graceMs: Number(options.grace) * 1000 })
+      ctx.output.result(result, () => `${options.dryRun === true ? 'would remove' : 'removed'} ${result.removed.length} blobs (${formatBytes(result.freedBytes)}), kept ${result.kept}`)
+    })
+
+  const store = program.command('store').description('inspect the local store')
+
+  store.command('path')
+    .description('print the store directory (an OCI image layout)')
+    .action(async (_options: unknown, command: Command) => {
+      const ctx = contextOf(command)
+      const root = (await ctx.openStore()).root
+      ctx.output.result({ path: root }, () => root)
+    })
+
+  store.command('verify')
+    .description('re-hash every blob and report corrupt or missing ones')
+    .option('--quarantine', 'move corrupt blobs out of the store')
+    .action(async (options: { quarantine?: boolean }, command: Command) => {
+      const ctx = contextOf(command)
+      const result = await (await ctx.openStore()).verify({ quarantine: options.quarantine === true, onBlob: d => { ctx.output.progress(`verifying ${d.slice(0, 19)}`) } })
+      ctx.output.done()
+      ctx.output.result(result, () => [
+        `checked ${result.checked} blobs (${formatBytes(result.bytes)})`,
+        ...result.corrupt.map(c => `corrupt ${c.digest} (content hashes to ${c.actual})${result.quarantined.includes(c.digest) ? ', quarantined' : ''}`),
+        ...result.missing.map(d => `missing ${d}`)
+      ].join('\n'))
+      if (result.corrupt.length > 0 || result.missing.length > 0) throw new StoreCorruptError(result.corrupt.length, result.missing.length)
+    })
+}

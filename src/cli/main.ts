@@ -1,0 +1,35 @@
+/**
+ * `emergence`: the command line. Subcommands live in `commands/`, each a `register(program)` function; they
+ * parse, call into the subsystems, and print through `output.ts`. Failures print one line and exit non-zero.
+ */
+import { Command, CommanderError } from 'commander'
+import { DATA_DIR_ENV } from '../store/paths.ts'
+import { reportError } from './output.ts'
+import { registerImageCommands } from './commands/image.ts'
+import { registerStoreCommands } from './commands/store.ts'
+
+export function buildProgram (): Command {
+  const program = new Command('emergence')
+    .description('Peer-to-peer distribution of OCI images and Nix closures, and runc automata')
+    .version('0.1.0')
+    .option('--data-dir <dir>', `data directory (default: $${DATA_DIR_ENV}, else $XDG_DATA_HOME/emergence, else ~/.local/share/emergence)`)
+    .option('--json', 'print results as JSON')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+  registerImageCommands(program)
+  registerStoreCommands(program)
+  return program
+}
+
+export async function main (argv: string[]): Promise<number> {
+  const program = buildProgram()
+  try {
+    await program.parseAsync(argv)
+    return 0
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode
+    return reportError(err, argv.includes('--json'))
+  }
+}
+
+process.exitCode = await main(process.argv)

@@ -1,0 +1,120 @@
+/** Errors of the runner: unpacking layers, building bundles, driving runc. Tests and the CLI match on `name`. */
+import { EmergenceError } from '../util/errors.ts'
+
+/** No `runc` executable on PATH (or at the configured path). */
+export class RuncNotFoundError extends EmergenceError {
+  constructor (binary: string) {
+    super(`runc not found: ${JSON.stringify(binary)} is not an executable on PATH; install runc (Debian: apt-get install runc)`, { code: 'RUNC_NOT_FOUND' })
+  }
+}
+
+/** runc itself failed (not the container's process): bad bundle, missing container, kernel refusal... */
+export class RuncExitError extends EmergenceError {
+  readonly args: string[]
+  readonly exitCode: number | null
+  readonly stderr: string
+
+  constructor (args: string[], exitCode: number | null, stderr: string) {
+    const detail = stderr.trim().split('\n').slice(-3).join(' ').slice(0, 1000)
+    super(`runc ${args.find(a => !a.startsWith('-') && a !== '') ?? ''} failed (exit ${String(exitCode)})${detail !== '' ? `: ${detail}` : ''}`, { code: 'RUNC_FAILED' })
+    this.args = args
+    this.exitCode = exitCode
+    this.stderr = stderr
+  }
+}
+
+/** The image's config names another OS or CPU architecture than this host's (image-spec config.md). */
+export class PlatformMismatchError extends EmergenceError {
+  readonly image: string
+  readonly host: string
+
+  constructor (image: string, host: string) {
+    super(`the image is built for ${image}, this host is ${host}`, { code: 'PLATFORM_MISMATCH' })
+    this.image = image
+    this.host = host
+  }
+}
+
+/** The process's first argument does not resolve to an executable inside the container (PATH searched as runc does). */
+export class EntrypointNotFoundError extends EmergenceError {
+  readonly executable: string
+
+  constructor (executable: string, why: string) {
+    super(`entrypoint ${JSON.stringify(executable)} not found in the container: ${why}`, { code: 'ENTRYPOINT_NOT_FOUND' })
+    this.executable = executable
+  }
+}
+
+/** Neither the image (Entrypoint, Cmd) nor the caller gave a command to run. */
+export class NoCommandError extends EmergenceError {
+  constructor () {
+    super('no command to run: the image has no Entrypoint or Cmd and none was given', { code: 'NO_COMMAND' })
+  }
+}
+
+/** A layer's compressed bytes do not match the manifest's descriptor (digest or size). The rootfs is discarded. */
+export class LayerDigestMismatchError extends EmergenceError {
+  readonly expected: string
+  readonly actual: string
+
+  constructor (expected: string, actual: string) {
+    super(`layer content does not match its descriptor: expected ${expected}, got ${actual}`, { code: 'DIGEST_INVALID' })
+    this.expected = expected
+    this.actual = actual
+  }
+}
+
+/** A layer's uncompressed tar does not hash to the config's `rootfs.diff_ids` entry. The rootfs is discarded. */
+export class DiffIdMismatchError extends EmergenceError {
+  readonly layer: string
+  readonly expected: string
+  readonly actual: string
+
+  constructor (layer: string, expected: string, actual: string) {
+    super(`layer ${layer} uncompressed does not match its diff_id: expected ${expected}, got ${actual}`, { code: 'DIGEST_INVALID' })
+    this.layer = layer
+    this.expected = expected
+    this.actual = actual
+  }
+}
+
+/** A tar entry the unpacker refuses: a bare `.wh.`, a non-directory root, an unsupported type, a broken archive. */
+export class InvalidLayerError extends EmergenceError {
+  readonly entry: string
+
+  constructor (entry: string, why: string, cause?: unknown) {
+    super(`invalid layer entry ${JSON.stringify(entry.slice(0, 300))}: ${why}`, { code: 'LAYER_INVALID', cause })
+    this.entry = entry
+  }
+}
+
+/** A media type that is not a filesystem layer runc could use. */
+export class UnsupportedLayerError extends EmergenceError {
+  constructor (mediaType: string) {
+    super(`unsupported layer media type ${JSON.stringify(mediaType)}`, { code: 'LAYER_UNSUPPORTED' })
+  }
+}
+
+/** The image's `User` names a user or group that the rootfs's /etc/passwd or /etc/group does not have. */
+export class UserNotFoundError extends EmergenceError {
+  constructor (spec: string, why: string) {
+    super(`cannot resolve user ${JSON.stringify(spec)}: ${why}`, { code: 'USER_NOT_FOUND' })
+  }
+}
+
+/** No container record or runc container with this id. */
+export class ContainerNotFoundError extends EmergenceError {
+  readonly id: string
+
+  constructor (id: string) {
+    super(`no container ${JSON.stringify(id)}`, { code: 'CONTAINER_UNKNOWN' })
+    this.id = id
+  }
+}
+
+/** A container id, store path or bundle target that is malformed or already taken. */
+export class InvalidRunRequestError extends EmergenceError {
+  constructor (message: string) {
+    super(message, { code: 'RUN_INVALID' })
+  }
+}
