@@ -13,6 +13,7 @@ import type { Extract } from 'tar-stream'
 import { isDigest, type Digest } from '../oci/digest.ts'
 import { MAX_JSON_BYTES } from '../oci/types.ts'
 import type { Store } from '../store/store.ts'
+import { EmergenceError } from '../util/errors.ts'
 import { HostileArchiveEntryError, InvalidImageSourceError } from './errors.ts'
 import type { ImportTransaction } from './transaction.ts'
 
@@ -86,7 +87,9 @@ function isMetadataName (name: string, size: number): boolean {
 export async function readArchive (store: Store, file: string, tx: ImportTransaction, signal?: AbortSignal): Promise<ArchiveContents> {
   const contents: ArchiveContents = { files: new Map(), blobs: new Map(), links: new Map() }
   const extract = tar.extract()
-  const stages = [createReadStream(file, { highWaterMark: 1024 * 1024 }), ...(await isGzip(file) ? [createGunzip()] : []), extract] as const
+  // Sniff before opening the stream: a stream opened first would emit an unhandled 'error' if the file is absent.
+  const gzip = await isGzip(file)
+  const stages = [createReadStream(file, { highWaterMark: 1024 * 1024 }), ...(gzip ? [createGunzip()] : []), extract] as const
   const feeding = pipeline(stages, signal !== undefined ? { signal } : {})
   let failure: unknown
   feeding.catch((err: unknown) => { failure ??= err })
@@ -96,7 +99,11 @@ export async function readArchive (store: Store, file: string, tx: ImportTransac
     }
   } catch (err) {
     extract.destroy()
-    throw failure ?? err
+    const cause = failure ?? err
+    // Our own typed errors, aborts and system errors (ENOSPC, EACCES) pass through; anything else came from the
+    // tar or gzip parser reading something that is not a well-formed archive.
+    if (cause instanceof EmergenceError || signal?.aborted === true || (cause as NodeJS.ErrnoException).syscall !== undefined) throw cause
+    throw new InvalidImageSourceError(`${file} is not a readable tar archive`, cause)
   }
   await feeding.catch(err => { throw new InvalidImageSourceError(`${file} is not a readable tar archive`, err) })
   return contents

@@ -73,8 +73,17 @@ async function dockerArchiveRefs (store: Store, contents: ArchiveContents, file:
   if (manifestJson === undefined) throw new InvalidImageSourceError(`${file} is neither an OCI archive (index.json + oci-layout) nor a docker save archive (manifest.json)`)
   const parsed = dockerManifestSchema.safeParse(parseJsonBytes(manifestJson, 'manifest.json'))
   if (!parsed.success) throw new InvalidImageSourceError(`${file}: manifest.json is malformed: ${parsed.error.issues[0]?.message ?? ''}`)
+  // `--ref` picks the images carrying that tag; the others in the archive are not imported.
+  const wanted = options.sourceRef
+  const matches = (tag: string): boolean => wanted === undefined || tag === wanted || tag.replace(/^docker\.io\//, '') === wanted.replace(/^docker\.io\//, '')
+  const entries = parsed.data.filter(entry => wanted === undefined || (entry.RepoTags ?? []).some(matches))
+  if (entries.length === 0) {
+    const tags = parsed.data.flatMap(entry => entry.RepoTags ?? []).join(', ')
+    throw new InvalidImageSourceError(`${file} has no image tagged ${JSON.stringify(wanted)} (it has: ${tags !== '' ? tags : 'no tags'})`)
+  }
+  if (options.as !== undefined && entries.length > 1) throw new InvalidImageSourceError(`${file} holds ${entries.length} images: use --ref to pick one`)
   const refs: Array<{ ref: string, descriptor: Descriptor }> = []
-  for (const entry of parsed.data) {
+  for (const entry of entries) {
     const storeBlob = async (found: { digest: Digest, size: number } | Buffer): Promise<{ digest: Digest, size: number }> =>
       Buffer.isBuffer(found) ? await tx.blob(digestOf(found), async lease => await store.blobs.add([found], { lease })) : found
     const config = await storeBlob(blobForEntry(contents, entry.Config, 'Config'))
@@ -92,7 +101,7 @@ async function dockerArchiveRefs (store: Store, contents: ArchiveContents, file:
     const stored = await tx.blob(digestOf(manifest), async lease => await store.blobs.add([manifest], { lease }))
     const descriptor: Descriptor = { mediaType: MEDIA_TYPE.ociManifest, digest: stored.digest, size: stored.size }
     const tags = entry.RepoTags ?? []
-    const names = options.as !== undefined ? [options.as] : tags.filter(t => options.sourceRef === undefined || t === options.sourceRef)
+    const names = options.as !== undefined ? [options.as] : tags.filter(matches)
     if (names.length === 0) throw new InvalidImageSourceError(`${file}: an image has no RepoTags: give a name with --name`)
     for (const name of names) refs.push({ ref: storeRefFor(undefined, name.replace(/^docker\.io\//, ''), file), descriptor })
   }

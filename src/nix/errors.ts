@@ -173,3 +173,10 @@ export class MissingReferenceError extends EmergenceError {
     super(`cannot import ${path}: its reference ${reference} is neither imported nor valid`, { code: 'NIX_MISSING_REFERENCE' })
   }
 }
+
+/** Path infos refer to each other in a cycle, which no real store can hold. */
+export class ReferenceCycleError extends EmergenceError {
+  constructor (trail: readonly string[]) {
+    super(`reference cycle: ${trail.join(' -> ')}`, { code: 'NIX_REFERENCE_CYCLE' })
+  }
+}

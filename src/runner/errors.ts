@@ -118,3 +118,13 @@ export class InvalidRunRequestError extends EmergenceError {
     super(message, { code: 'RUN_INVALID' })
   }
 }
+
+/** Unpacking an entry failed for a reason outside the layer (disk full, permissions...); `cause` has the detail. */
+export class UnpackError extends EmergenceError {
+  readonly entry: string
+
+  constructor (entry: string, cause: unknown) {
+    super(`cannot unpack ${JSON.stringify(entry.slice(0, 300))}`, { code: 'UNPACK_FAILED', cause })
+    this.entry = entry
+  }
+}

@@ -6,8 +6,7 @@
 import { createReadStream } from 'node:fs'
 import { open, readdir, rename, rm, stat, mkdir } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
-import { Transform, type Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
+import { Readable, Transform } from 'node:stream'
 import { dirname } from 'node:path'
 import { digestAlgorithm, isDigest, parseDigest, type Algorithm, type Digest } from '../oci/digest.ts'
 import { fsyncDir, tempName } from '../util/fs.ts'
@@ -82,6 +81,49 @@ export class HashingCounter extends Transform {
   }
 }
 
+/** Writes go out in batches of about this many bytes: few syscalls, bounded memory. */
+const WRITE_BATCH = 4 * 1024 * 1024
+
+/**
+ * Streams `source` into a new file at `path` while hashing it. Hashing chunk n+1 overlaps the write of chunk n
+ * (at most two batches in memory), and the file is fsynced before this returns.
+ */
+export async function hashToFile (source: ByteSource, path: string, algorithm: Algorithm, limit: number | undefined,
+  tooLarge: (actual: number) => Error, options: { signal?: AbortSignal, onProgress?: (bytes: number) => void } = {}): Promise<{ hash: string, bytes: number }> {
+  const hash = createHash(algorithm)
+  const handle = await open(path, 'wx', 0o644)
+  let bytes = 0
+  let pending: Promise<unknown> = Promise.resolve()
+  let batch: Uint8Array[] = []
+  let batchBytes = 0
+  const flush = async (): Promise<void> => {
+    const data = batch.length === 1 ? batch[0] as Uint8Array : Buffer.concat(batch)
+    batch = []
+    batchBytes = 0
+    await pending
+    pending = handle.write(data)
+  }
+  try {
+    for await (const chunk of source) {
+      options.signal?.throwIfAborted()
+      bytes += chunk.byteLength
+      if (limit !== undefined && bytes > limit) throw tooLarge(bytes)
+      hash.update(chunk)
+      batch.push(chunk)
+      batchBytes += chunk.byteLength
+      if (batchBytes >= WRITE_BATCH) await flush()
+      options.onProgress?.(bytes)
+    }
+    if (batchBytes > 0) await flush()
+    await pending
+    await handle.sync()
+  } finally {
+    await pending.catch(() => {})
+    await handle.close()
+  }
+  return { hash: hash.digest('hex'), bytes }
+}
+
 export class FsBlobStore implements BlobStore {
   private readonly paths: LayoutPaths
 
@@ -109,7 +151,8 @@ export class FsBlobStore implements BlobStore {
     const start = range?.start ?? 0
     const end = range?.end ?? info.size
     if (start < 0 || end > info.size || start > end) throw new InvalidRangeError(start, end, info.size)
-    if (start === end) return createReadStream(this.paths.blob(digest), { start: 0, end: -1 })
+    // An empty range (or an empty blob): createReadStream cannot express it, its `end` is inclusive and >= 0.
+    if (start === end) return Readable.from([])
     // createReadStream's `end` is inclusive.
     return createReadStream(this.paths.blob(digest), { start, end: end - 1, highWaterMark: 1024 * 1024 })
   }
@@ -149,16 +192,13 @@ export class FsBlobStore implements BlobStore {
     await mkdir(this.paths.tmpDir, { recursive: true })
     const tmp = tempName(this.paths.tmpDir, 'blob')
     try {
-      const counter = new HashingCounter(algorithm, limit, tooLarge, options.onProgress)
-      const handle = await open(tmp, 'wx', 0o644)
-      const sink = handle.createWriteStream({ highWaterMark: 1024 * 1024, flush: true })
-      await pipeline(source, counter, sink, options.signal !== undefined ? { signal: options.signal } : {})
-      const digest = await accept(`${algorithm}:${counter.hash.digest('hex')}`, counter.bytes)
+      const { hash, bytes } = await hashToFile(source, tmp, algorithm, limit, tooLarge, options)
+      const digest = await accept(`${algorithm}:${hash}`, bytes)
       if (await this.has(digest)) {
         await options.lease?.add(digest)
-        return { digest, size: counter.bytes }
+        return { digest, size: bytes }
       }
-      return await this.commitTemp(tmp, digest, counter.bytes, options.lease)
+      return await this.commitTemp(tmp, digest, bytes, options.lease)
     } finally {
       await rm(tmp, { force: true })
     }

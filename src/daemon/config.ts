@@ -1,0 +1,118 @@
+/**
+ * Node configuration: defaults, then `<data-dir>/config.yaml` (or `--config`), then environment variables, then
+ * command-line flags. Every source is validated; a bad value names its source and key.
+ *
+ * ```yaml
+ * listen: [/ip4/0.0.0.0/tcp/7701]
+ * bootstrap: [/ip4/10.0.0.1/tcp/7701/p2p/12D3Koo...]
+ * allowList: [12D3Koo...]        # empty: any peer may connect
+ * trustedPeers: [12D3Koo...]     # who may answer name:tag; empty: any allowed peer
+ * mdns: true
+ * uploadLimit: 50M               # bytes per second, K/M/G suffixes
+ * downloadLimit: 0               # 0 = unlimited
+ * ```
+ */
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { isErrno } from '../util/errors.ts'
+import { InvalidConfigError } from './errors.ts'
+
+export const DEFAULT_PORT = 7701
+export const CONFIG_ENV = 'EMERGENCE_CONFIG'
+
+export interface NodeConfig {
+  dataDir: string
+  listen: string[]
+  bootstrap: string[]
+  allowList: string[]
+  trustedPeers: string[]
+  mdns: boolean
+  /** Bytes per second; 0 = unlimited. */
+  uploadLimit: number
+  downloadLimit: number
+}
+
+/** `50M`, `1.5G`, `200K` or a plain number of bytes. */
+export function parseRate (value: string | number): number {
+  if (typeof value === 'number') return value
+  const match = value.trim().match(/^(\d+(?:\.\d+)?)\s*([KMG]?)(?:i?B)?(?:\/s)?$/i)
+  if (match === null) throw new InvalidConfigError(`invalid rate ${JSON.stringify(value)}: use bytes per second, e.g. 50M`)
+  const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[(match[2] ?? '').toUpperCase()] ?? 1
+  return Math.round(Number(match[1]) * unit)
+}
+
+const rate = z.union([z.number().nonnegative(), z.string()]).transform(v => parseRate(v))
+const fileSchema = z.object({
+  listen: z.array(z.string()).optional(),
+  bootstrap: z.array(z.string()).optional(),
+  allowList: z.array(z.string()).optional(),
+  trustedPeers: z.array(z.string()).optional(),
+  mdns: z.boolean().optional(),
+  uploadLimit: rate.optional(),
+  downloadLimit: rate.optional()
+}).strict()
+
+export type ConfigOverrides = Partial<Omit<NodeConfig, 'dataDir'>>
+
+function list (value: string | undefined): string[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined
+  return value.split(',').map(s => s.trim()).filter(s => s !== '')
+}
+
+/** Overrides from EMERGENCE_LISTEN, EMERGENCE_BOOTSTRAP, EMERGENCE_ALLOW, EMERGENCE_MDNS. */
+export function configFromEnv (env: NodeJS.ProcessEnv = process.env): ConfigOverrides {
+  const listen = list(env.EMERGENCE_LISTEN)
+  const bootstrap = list(env.EMERGENCE_BOOTSTRAP)
+  const allowList = list(env.EMERGENCE_ALLOW)
+  return {
+    ...(listen !== undefined ? { listen } : {}),
+    ...(bootstrap !== undefined ? { bootstrap } : {}),
+    ...(allowList !== undefined ? { allowList } : {}),
+    ...(env.EMERGENCE_MDNS !== undefined ? { mdns: env.EMERGENCE_MDNS !== '0' && env.EMERGENCE_MDNS !== 'false' } : {})
+  }
+}
+
+async function readConfigFile (path: string, required: boolean): Promise<ConfigOverrides> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if (!required && isErrno(err, 'ENOENT')) return {}
+    throw new InvalidConfigError(`cannot read config file ${path}`, err)
+  }
+  let raw: unknown
+  try {
+    raw = parseYaml(text) ?? {}
+  } catch (err) {
+    throw new InvalidConfigError(`${path} is not valid YAML`, err)
+  }
+  const parsed = fileSchema.safeParse(raw)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new InvalidConfigError(`${path}: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`)
+  }
+  const { uploadLimit, downloadLimit, ...rest } = parsed.data
+  return Object.fromEntries(Object.entries({ ...rest, uploadLimit, downloadLimit }).filter(([, v]) => v !== undefined)) as ConfigOverrides
+}
+
+export async function loadConfig (dataDir: string, options: { configFile?: string, flags?: ConfigOverrides, env?: NodeJS.ProcessEnv } = {}): Promise<NodeConfig> {
+  const env = options.env ?? process.env
+  const explicit = options.configFile ?? env[CONFIG_ENV]
+  const fromFile = await readConfigFile(explicit ?? join(dataDir, 'config.yaml'), explicit !== undefined)
+  const merged: NodeConfig = {
+    dataDir,
+    listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_PORT}`],
+    bootstrap: [],
+    allowList: [],
+    trustedPeers: [],
+    mdns: true,
+    uploadLimit: 0,
+    downloadLimit: 0,
+    ...fromFile,
+    ...configFromEnv(env),
+    ...Object.fromEntries(Object.entries(options.flags ?? {}).filter(([, v]) => v !== undefined))
+  }
+  return merged
+}

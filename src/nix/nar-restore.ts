@@ -1,0 +1,93 @@
+/**
+ * Restores a NAR stream into a new file, symlink or directory tree at `target`, all or nothing: the archive is
+ * written into a temp directory beside the target (same filesystem) and renamed into place only after the whole
+ * stream parsed cleanly; on any error the temp directory is removed and `target` never appears.
+ *
+ * Nothing is followed through a symlink: entries are created with O_EXCL / mkdir / symlink (none of which follow
+ * the last component), every parent is a directory this restore created (checked, NarSymlinkParentError
+ * otherwise), and symlink targets are written verbatim, never resolved. File contents go straight to disk.
+ */
+import { lstat, mkdir, mkdtemp, open, rename, rm, rmdir, symlink } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
+import { isErrno } from '../util/errors.ts'
+import { NarSymlinkParentError, NarTargetExistsError } from './errors.ts'
+import { parseNar } from './nar-reader.ts'
+import type { NarEntry, NarPath, ParseNarOptions } from './nar-reader.ts'
+
+export type RestoreNarOptions = ParseNarOptions
+
+const SLASH = Buffer.from('/')
+
+function joinPath (root: Buffer, path: NarPath): Buffer {
+  return path.length === 0 ? root : Buffer.concat([root, ...path.flatMap(name => [SLASH, name])])
+}
+
+async function exists (path: string): Promise<boolean> {
+  try {
+    await lstat(path)
+    return true
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return false
+    throw err
+  }
+}
+
+async function writeRegular (path: Buffer, entry: Extract<NarEntry, { type: 'regular' }>, signal?: AbortSignal): Promise<void> {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
+  const handle = await open(path, flags, entry.executable ? 0o755 : 0o644)
+  try {
+    for await (const chunk of entry.contents) {
+      signal?.throwIfAborted()
+      let written = 0
+      while (written < chunk.length) {
+        const { bytesWritten } = await handle.write(chunk, written, chunk.length - written)
+        written += bytesWritten
+      }
+    }
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * Tracks the directories this restore created, as the chain from the root to the current one (entries arrive
+ * depth first), so each entry's parent can be checked in O(1) without remembering every entry.
+ */
+class DirectoryChain {
+  readonly #chain: string[] = []
+
+  enter (entry: NarEntry): void {
+    if (entry.path.length > 0) {
+      const parent = entry.path.slice(0, -1).map(n => n.toString('hex')).join('/')
+      while (this.#chain.length > 0 && this.#chain[this.#chain.length - 1] !== parent) this.#chain.pop()
+      if (this.#chain.length === 0) throw new NarSymlinkParentError(entry.offset)
+    }
+    if (entry.type === 'directory') this.#chain.push(entry.path.map(n => n.toString('hex')).join('/'))
+  }
+}
+
+/** Restores the NAR read from `source` at `target`, which must not exist yet. */
+export async function restoreNar (source: AsyncIterable<Uint8Array>, target: string, options: RestoreNarOptions = {}): Promise<void> {
+  if (await exists(target)) throw new NarTargetExistsError(target)
+  // Keep the temp name under NAME_MAX even for the longest store path names.
+  const temp = await mkdtemp(join(dirname(target), `.${basename(target).slice(0, 200)}.restore-`))
+  const root = Buffer.from(join(temp, 'root'))
+  const chain = new DirectoryChain()
+  try {
+    for await (const entry of parseNar(source, options)) {
+      options.signal?.throwIfAborted()
+      chain.enter(entry)
+      const path = joinPath(root, entry.path)
+      if (entry.type === 'directory') await mkdir(path, { mode: 0o755 })
+      else if (entry.type === 'symlink') await symlink(entry.target, path)
+      else await writeRegular(path, entry, options.signal)
+    }
+    if (await exists(target)) throw new NarTargetExistsError(target)
+    await rename(root, target)
+  } catch (err) {
+    await rm(temp, { recursive: true, force: true })
+    throw err
+  }
+  await rmdir(temp)
+}

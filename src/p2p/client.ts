@@ -1,0 +1,196 @@
+/**
+ * The requesting side of /emergence/blob/1.0.0 (docs/protocol.md §4). Streams to a peer are kept in a small
+ * idle pool and reused for the next request, which saves a protocol negotiation per piece. Every request has a
+ * timeout; every answer is checked against the request (type, digest, index, announced length).
+ */
+import type { PeerId, Stream } from '@libp2p/interface'
+import type { Digest } from '../oci/digest.ts'
+import type { Descriptor } from '../oci/types.ts'
+import { Bitfield } from './bitfield.ts'
+import type { Request, Response } from './codec.ts'
+import { NotHaveError, PeerErrorResponse, PeerUnreachableError, TruncatedResponseError, UnexpectedResponseError } from './errors.ts'
+import type { Semaphore, TokenBucket } from './limits.ts'
+import { makePieceList, type PieceList } from './piece-list.ts'
+import { pieceCount, pieceLength } from './pieces.ts'
+import type { TransferStats } from './stats.ts'
+import { FramedStream, type Frame } from './wire.ts'
+
+export interface ClientContext {
+  dial: (peer: PeerId, signal: AbortSignal) => Promise<Stream>
+  stats: TransferStats
+  /** Node-wide limit on GET requests in flight (each holds at most one piece in memory). */
+  downloads: Semaphore
+  downloadBucket: TokenBucket | undefined
+  requestTimeoutMs: number
+  pieceTimeoutMs: number
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal
+}
+
+/** A peer's answer to HAVE. */
+export type HaveAnswer =
+  | { have: true, size: number, pieceSize: number, complete: boolean, verified: Bitfield | undefined, peers: string[] }
+  | { have: false, peers: string[] }
+
+/** Which piece: piece `index` of blob `digest` (`size` bytes) cut at `pieceSize`. */
+export interface PieceRef {
+  digest: Digest
+  size: number
+  pieceSize: number
+  index: number
+}
+
+export interface PieceData {
+  data: Frame
+  /** The server's verified pieces when it is still downloading the blob itself. */
+  verified: Bitfield | undefined
+}
+
+const MAX_IDLE_PER_PEER = 8
+const IDLE_CLOSE_MS = 10_000
+
+export class ExchangeClient {
+  private readonly ctx: ClientContext
+  private readonly idle = new Map<string, FramedStream[]>()
+
+  constructor (ctx: ClientContext) {
+    this.ctx = ctx
+  }
+
+  async have (peer: PeerId, digest: Digest, options: RequestOptions = {}): Promise<HaveAnswer> {
+    const response = await this.ask(peer, { type: 'HAVE', digest }, 'HAVE', options.signal)
+    if (response.type === 'NOT_HAVE' && response.digest === digest) return { have: false, peers: response.peers }
+    if (response.type !== 'HAVE' || response.digest !== digest) throw new UnexpectedResponseError(`${response.type} to HAVE`)
+    const count = pieceCount(response.size, response.pieceSize)
+    const verified = response.bitfield !== undefined ? Bitfield.fromBase64(response.bitfield, count) : undefined
+    if (!response.complete && verified === undefined) throw new UnexpectedResponseError('an incomplete HAVE without a bitfield')
+    return { have: true, size: response.size, pieceSize: response.pieceSize, complete: response.complete, verified, peers: response.peers }
+  }
+
+  /** The peer's piece list, checked against `size` (the descriptor's, or the one HAVE reported). */
+  async pieceList (peer: PeerId, digest: Digest, size: number, options: RequestOptions = {}): Promise<PieceList> {
+    return await this.withStream(peer, options.signal, async framed => {
+      const response = await this.request(framed, { type: 'PIECES', digest }, 'PIECES', this.ctx.requestTimeoutMs, options.signal)
+      if (response.type === 'NOT_HAVE') throw new NotHaveError(framed.peer, digest)
+      if (response.type !== 'PIECES' || response.digest !== digest) throw new UnexpectedResponseError(`${response.type} to PIECES`)
+      const data = await framed.readData(response.length, 'the piece list', this.ctx.requestTimeoutMs, options.signal)
+      if (response.size !== size) throw new UnexpectedResponseError(`piece list for ${response.size} bytes, expected ${size}`)
+      return makePieceList(digest, size, response.pieceSize, data.subarray())
+    })
+  }
+
+  /** Fetches one piece of a blob of `size` bytes cut at `pieceSize`; checks its length, not its hash. */
+  async getPiece (peer: PeerId, piece: PieceRef, options: RequestOptions = {}): Promise<PieceData> {
+    const { digest, index, size, pieceSize } = piece
+    const length = pieceLength(index, size, pieceSize)
+    const release = await this.ctx.downloads.acquire(options.signal)
+    try {
+      await this.ctx.downloadBucket?.take(length, options.signal)
+      return await this.withStream(peer, options.signal, async framed => {
+        const response = await this.request(framed, { type: 'GET', digest, index, pieceSize }, `GET ${index}`, this.ctx.pieceTimeoutMs, options.signal)
+        if (response.type === 'NOT_HAVE') throw new NotHaveError(framed.peer, digest, index)
+        if (response.type !== 'PIECE' || response.digest !== digest || response.index !== index) {
+          throw new UnexpectedResponseError(`${response.type} to GET ${index}`)
+        }
+        if (response.length !== length) throw new UnexpectedResponseError(`piece ${index} announced ${response.length} bytes, expected ${length}`)
+        const data = await framed.readData(length, `piece ${index}`, this.ctx.pieceTimeoutMs, options.signal)
+        this.ctx.stats.addReceived(framed.peer, length)
+        const verified = response.bitfield !== undefined ? Bitfield.fromBase64(response.bitfield, pieceCount(size, pieceSize)) : undefined
+        return { data, verified }
+      })
+    } finally {
+      release()
+    }
+  }
+
+  async resolve (peer: PeerId, ref: string, options: RequestOptions = {}): Promise<Descriptor | undefined> {
+    const response = await this.ask(peer, { type: 'RESOLVE', ref }, 'RESOLVE', options.signal)
+    if (response.type === 'NOT_FOUND' && response.ref === ref) return undefined
+    if (response.type !== 'RESOLVED' || response.ref !== ref) throw new UnexpectedResponseError(`${response.type} to RESOLVE`)
+    return response.descriptor
+  }
+
+  /** Closes every idle stream (on stop, or when a pull ends). */
+  closeIdle (peer?: string): void {
+    for (const [key, streams] of this.idle) {
+      if (peer !== undefined && key !== peer) continue
+      for (const framed of streams) void framed.close(1_000)
+      this.idle.delete(key)
+    }
+  }
+
+  private async ask (peer: PeerId, request: Request, what: string, signal: AbortSignal | undefined): Promise<Response> {
+    return await this.withStream(peer, signal, async framed => await this.request(framed, request, what, this.ctx.requestTimeoutMs, signal))
+  }
+
+  private async request (framed: FramedStream, request: Request, what: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<Response> {
+    await framed.write(request, this.ctx.requestTimeoutMs, signal)
+    const response = await framed.readResponse(`the answer to ${what}`, timeoutMs, signal)
+    if (response.type === 'ERROR') throw new PeerErrorResponse(framed.peer, response.code, response.message)
+    return response
+  }
+
+  /** Runs `fn` on an idle stream to `peer`, or a new one; retries once on a fresh stream if a reused one was dead. */
+  private async withStream<T> (peer: PeerId, signal: AbortSignal | undefined, fn: (framed: FramedStream) => Promise<T>): Promise<T> {
+    const key = peer.toString()
+    const pooled = this.takeIdle(key)
+    try {
+      return await this.runOn(pooled ?? await this.open(peer, signal), fn)
+    } catch (err) {
+      if (pooled === undefined || !(err instanceof TruncatedResponseError) || signal?.aborted === true) throw err
+      return await this.runOn(await this.open(peer, signal), fn)
+    }
+  }
+
+  private async runOn<T> (framed: FramedStream, fn: (framed: FramedStream) => Promise<T>): Promise<T> {
+    try {
+      const result = await fn(framed)
+      this.putIdle(framed)
+      return result
+    } catch (err) {
+      // A negative answer leaves the stream in step; anything else leaves it in an unknown state.
+      if ((err instanceof NotHaveError || err instanceof PeerErrorResponse) && framed.reusable) this.putIdle(framed)
+      else framed.abort(err instanceof Error ? err : new Error(String(err)))
+      throw err
+    }
+  }
+
+  private async open (peer: PeerId, signal: AbortSignal | undefined): Promise<FramedStream> {
+    const timeout = AbortSignal.timeout(this.ctx.requestTimeoutMs)
+    try {
+      const stream = await this.ctx.dial(peer, signal !== undefined ? AbortSignal.any([signal, timeout]) : timeout)
+      return new FramedStream(stream, peer.toString())
+    } catch (err) {
+      if (signal?.aborted === true) throw signal.reason
+      throw new PeerUnreachableError(peer.toString(), err)
+    }
+  }
+
+  private takeIdle (key: string): FramedStream | undefined {
+    const streams = this.idle.get(key)
+    while (streams !== undefined && streams.length > 0) {
+      const framed = streams.pop()
+      if (framed?.reusable === true) return framed
+    }
+    return undefined
+  }
+
+  private putIdle (framed: FramedStream): void {
+    if (!framed.reusable) return
+    const streams = this.idle.get(framed.peer) ?? []
+    if (streams.length >= MAX_IDLE_PER_PEER) {
+      void framed.close(1_000)
+      return
+    }
+    streams.push(framed)
+    this.idle.set(framed.peer, streams)
+    setTimeout(() => {
+      const at = streams.indexOf(framed)
+      if (at === -1) return
+      streams.splice(at, 1)
+      void framed.close(1_000)
+    }, IDLE_CLOSE_MS).unref()
+  }
+}

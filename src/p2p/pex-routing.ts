@@ -1,0 +1,80 @@
+/**
+ * The fast path of routing (design.md "Swarming without a tracker"): instead of waiting for the DHT, ask every
+ * connected peer HAVE at once. In a small cluster every node is connected to every other, so this finds all
+ * holders in one round trip; the peers they name in their answers (peer exchange) are yielded too, after the
+ * holders that answered themselves. provide/withdraw do nothing: HAVE is answered from the holdings directly.
+ */
+import type { AbortOptions, PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Digest } from '../oci/digest.ts'
+import type { ExchangeClient } from './client.ts'
+import type { Routing } from './routing.ts'
+
+export interface PexRoutingComponents {
+  /** The peers this node is connected to now. */
+  getPeers: () => PeerId[]
+  client: Pick<ExchangeClient, 'have'>
+  peerId: PeerId
+}
+
+export interface PexRoutingInit {
+  /** How long to wait for each peer's HAVE. @default 3 s */
+  timeoutMs?: number
+}
+
+export class PeerExchangeRouting implements Routing {
+  private readonly components: PexRoutingComponents
+  private readonly timeoutMs: number
+
+  constructor (components: PexRoutingComponents, init: PexRoutingInit = {}) {
+    this.components = components
+    this.timeoutMs = init.timeoutMs ?? 3_000
+  }
+
+  async provide (): Promise<void> {}
+
+  async withdraw (): Promise<void> {}
+
+  async * findProviders (digest: Digest, options: AbortOptions = {}): AsyncIterable<PeerId> {
+    const self = this.components.peerId
+    const asked = this.components.getPeers().filter(p => !p.equals(self))
+    const named = new Map<string, PeerId>()
+    const timeout = AbortSignal.timeout(this.timeoutMs)
+    const signal = options.signal !== undefined ? AbortSignal.any([options.signal, timeout]) : timeout
+    const answers = asked.map(async peer => {
+      try {
+        const answer = await this.components.client.have(peer, digest, { signal })
+        for (const text of answer.peers) addPeer(named, text)
+        return answer.have ? peer : undefined
+      } catch {
+        return undefined
+      }
+    })
+    for await (const peer of asTheyCome(answers)) {
+      if (peer !== undefined) yield peer
+    }
+    options.signal?.throwIfAborted()
+    const askedKeys = new Set(asked.map(p => p.toString()))
+    for (const [key, peer] of named) {
+      if (!askedKeys.has(key) && !peer.equals(self)) yield peer
+    }
+  }
+}
+
+function addPeer (into: Map<string, PeerId>, text: string): void {
+  try {
+    into.set(text, peerIdFromString(text))
+  } catch {
+    // A peer id that does not parse is ignored: it came from another peer and proves nothing.
+  }
+}
+
+/** Yields the values of promises in the order they settle. */
+async function * asTheyCome<T> (promises: Array<Promise<T>>): AsyncIterable<T> {
+  const pending = new Map(promises.map((p, i) => [i, p.then(value => ({ i, value }))]))
+  while (pending.size > 0) {
+    const { i, value } = await Promise.race(pending.values())
+    pending.delete(i)
+    yield value
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * Which piece to ask a peer for next (design.md "Swarming without a tracker"). Rarest first: among the pieces
+ * we lack, nobody is fetching yet, and the peer has, take one held by the fewest known peers, ties broken at
+ * random so that concurrent downloaders spread over different pieces and can trade them. A complete holder
+ * (the seed) is therefore asked first for what nobody else has. Endgame: once every missing piece is in flight,
+ * a free peer may fetch a piece another peer is already fetching (up to `endgameDuplicates` at once); the first
+ * to arrive wins and the others are cancelled. Pure bookkeeping: no I/O, so it is unit-tested on its own.
+ */
+import { Bitfield } from './bitfield.ts'
+
+export interface SchedulerInit {
+  count: number
+  /** Pieces already verified (a resumed pull). */
+  done?: Bitfield
+  /** Requests allowed at once for one piece in the endgame. @default 2 */
+  endgameDuplicates?: number
+  random?: () => number
+}
+
+interface PeerEntry {
+  all: boolean
+  have: Bitfield | undefined
+  inflight: Set<number>
+}
+
+export class PieceScheduler {
+  readonly count: number
+  readonly done: Bitfield
+  private readonly availability: Uint32Array
+  private readonly peers = new Map<string, PeerEntry>()
+  private readonly fetching = new Map<number, Set<string>>()
+  private readonly endgameDuplicates: number
+  private readonly random: () => number
+
+  constructor (init: SchedulerInit) {
+    this.count = init.count
+    this.done = init.done?.clone() ?? new Bitfield(init.count)
+    if (this.done.length !== this.count) throw new RangeError('done bitfield length does not match the piece count')
+    this.availability = new Uint32Array(this.count)
+    this.endgameDuplicates = init.endgameDuplicates ?? 2
+    this.random = init.random ?? Math.random
+  }
+
+  get remaining (): number {
+    return this.count - this.done.count()
+  }
+
+  isComplete (): boolean {
+    return this.done.isComplete()
+  }
+
+  /** True when every missing piece is already being fetched. */
+  isEndgame (): boolean {
+    for (let i = 0; i < this.count; i++) if (!this.done.has(i) && !this.fetching.has(i)) return false
+    return true
+  }
+
+  /** Adds a peer or replaces what it has: `'all'` for a complete holder, else its verified pieces. */
+  setPeer (key: string, have: Bitfield | 'all'): void {
+    if (have !== 'all' && have.length !== this.count) throw new RangeError('peer bitfield length does not match the piece count')
+    const entry = this.peers.get(key) ?? { all: false, have: undefined, inflight: new Set<number>() }
+    this.account(entry, -1)
+    entry.all = have === 'all'
+    entry.have = have === 'all' ? undefined : have.clone()
+    this.account(entry, 1)
+    this.peers.set(key, entry)
+  }
+
+  /** Forgets a peer; its requests in flight are released. Returns them. */
+  removePeer (key: string): number[] {
+    const entry = this.peers.get(key)
+    if (entry === undefined) return []
+    this.account(entry, -1)
+    const released = [...entry.inflight]
+    for (const index of released) this.release(key, index)
+    this.peers.delete(key)
+    return released
+  }
+
+  peerKeys (): string[] {
+    return [...this.peers.keys()]
+  }
+
+  hasPeer (key: string): boolean {
+    return this.peers.has(key)
+  }
+
+  peerHas (key: string, index: number): boolean {
+    const entry = this.peers.get(key)
+    return entry !== undefined && (entry.all || entry.have?.has(index) === true)
+  }
+
+  inflightOf (key: string): number {
+    return this.peers.get(key)?.inflight.size ?? 0
+  }
+
+  /** Chooses the next piece for `key` and records it as in flight; undefined when there is nothing to ask it. */
+  assign (key: string): number | undefined {
+    const entry = this.peers.get(key)
+    if (entry === undefined) return undefined
+    const index = this.pick(entry, false) ?? this.pick(entry, true)
+    if (index === undefined) return undefined
+    entry.inflight.add(index)
+    const set = this.fetching.get(index) ?? new Set<string>()
+    set.add(key)
+    this.fetching.set(index, set)
+    return index
+  }
+
+  /** A request ended without a verified piece: the piece is up for grabs again. */
+  release (key: string, index: number): void {
+    this.peers.get(key)?.inflight.delete(index)
+    const set = this.fetching.get(index)
+    set?.delete(key)
+    if (set?.size === 0) this.fetching.delete(index)
+  }
+
+  /** Piece `index` is verified and stored. Returns the other peers still fetching it (to cancel them). */
+  complete (key: string, index: number): string[] {
+    this.done.set(index)
+    const others = [...(this.fetching.get(index) ?? [])].filter(k => k !== key)
+    for (const k of [key, ...others]) this.release(k, index)
+    return others
+  }
+
+  private account (entry: PeerEntry, sign: 1 | -1): void {
+    for (let i = 0; i < this.count; i++) {
+      if (entry.all || entry.have?.has(i) === true) this.availability[i] = (this.availability[i] ?? 0) + sign
+    }
+  }
+
+  /** Rarest candidate (fewest duplicates first in the endgame), ties at random (reservoir sampling). */
+  private pick (entry: PeerEntry, endgame: boolean): number | undefined {
+    let best: number | undefined
+    let bestScore = Infinity
+    let ties = 0
+    for (let i = 0; i < this.count; i++) {
+      if (this.done.has(i) || entry.inflight.has(i)) continue
+      if (!entry.all && entry.have?.has(i) !== true) continue
+      const inFlight = this.fetching.get(i)?.size ?? 0
+      if (endgame ? (inFlight === 0 || inFlight >= this.endgameDuplicates) : inFlight > 0) continue
+      const score = inFlight * this.peers.size + (this.availability[i] ?? 0)
+      if (score < bestScore) {
+        best = i
+        bestScore = score
+        ties = 1
+      } else if (score === bestScore && this.random() * ++ties < 1) {
+        best = i
+      }
+    }
+    return best
+  }
+}

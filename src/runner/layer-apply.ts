@@ -1,0 +1,247 @@
+/**
+ * Applies the entries of one layer tar to a rootfs, with umoci's semantics (specs.md §2; umoci
+ * oci/layer/tar_extract.go):
+ * - names are cleaned and their parent resolved inside the root (secure-join.ts); the last component is never
+ *   followed, so nothing outside the root is ever created, changed or removed;
+ * - `.wh.<name>` removes `<name>` and `.wh..wh..opq` empties its directory, but only of what lower layers put
+ *   there: paths written by this layer (and their ancestors) are kept in `upper`, which makes an opaque whiteout
+ *   act before the layer's other entries wherever it stands in the tar; whiteouts never become files;
+ * - an existing path is replaced unless both it and the entry are directories (then only attributes change);
+ * - metadata in the order lchown, chmod (not on symlinks), lutimes; hard links take none of their own;
+ * - a directory keeps the times its header gave it (or had before the layer) even after children are added,
+ *   as umoci restores a parent's metadata after each entry: we restore once, in `finish()`.
+ */
+import { constants } from 'node:fs'
+import { link, lstat, lutimes, mkdir, open, readdir, rm, symlink } from 'node:fs/promises'
+import type { Stats } from 'node:fs'
+import { join } from 'node:path'
+import type { Header } from 'tar-stream'
+import type { Logger } from '../util/logger.ts'
+import { EmergenceError, isErrno } from '../util/errors.ts'
+import { InvalidLayerError, UnpackError } from './errors.ts'
+import { applyMeta, entryMeta, hasXattrs, makeNode, type EntryMeta } from './metadata.ts'
+import { DirResolver, cleanEntryName, joinRel, splitName } from './secure-join.ts'
+
+/** image-spec layer.md#whiteouts */
+export const WHITEOUT_PREFIX = '.wh.'
+export const OPAQUE_WHITEOUT = '.wh..wh..opq'
+
+export interface ApplierOptions {
+  logger: Logger
+  /** Root can lchown and mknod; without it owners stay ours and device nodes are skipped with a warning. */
+  privileged: boolean
+}
+
+interface Times {
+  atime: Date
+  mtime: Date
+}
+
+/** The readable side of one tar entry (tar-stream's entry stream). */
+export type EntryBody = AsyncIterable<Uint8Array>
+
+async function lstatOrUndefined (path: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(path)
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return undefined
+    throw err
+  }
+}
+
+/** Reads an entry's remaining bytes so the tar parser can move on. */
+export async function drain (body: EntryBody): Promise<void> {
+  for await (const _chunk of body) { /* discard */ }
+}
+
+export class LayerApplier {
+  private readonly root: string
+  private readonly logger: Logger
+  private readonly privileged: boolean
+  private readonly resolver: DirResolver
+  /** Paths (relative, symlink-resolved) this layer wrote, and all their ancestors. */
+  private readonly upper = new Set<string>()
+  /** Directory times to put back at the end of the layer. */
+  private readonly dirTimes = new Map<string, Times>()
+  /** Directories known to exist; cleared whenever anything is removed. */
+  private readonly knownDirs = new Set<string>([''])
+  private xattrWarned = false
+
+  constructor (root: string, options: ApplierOptions) {
+    this.root = root
+    this.logger = options.logger
+    this.privileged = options.privileged
+    this.resolver = new DirResolver(root)
+  }
+
+  private abs (rel: string): string {
+    return rel === '' ? this.root : join(this.root, rel)
+  }
+
+  /** Applies one entry; `body` is always consumed. */
+  async apply (header: Header, body: EntryBody): Promise<void> {
+    try {
+      await this.applyEntry(header, body)
+      await drain(body)
+    } catch (err) {
+      if (err instanceof EmergenceError) throw err
+      throw new UnpackError(header.name, err)
+    }
+  }
+
+  /** Puts back directory times changed by adding or removing children. Call once after the last entry. */
+  async finish (): Promise<void> {
+    for (const [rel, times] of this.dirTimes) {
+      const info = await lstatOrUndefined(this.abs(rel))
+      if (info?.isDirectory() === true) await lutimes(this.abs(rel), times.atime, times.mtime)
+    }
+  }
+
+  private async applyEntry (header: Header, body: EntryBody): Promise<void> {
+    if (hasXattrs(header) && !this.xattrWarned) {
+      this.xattrWarned = true
+      this.logger.warn(`extended attributes in layer entries are not restored (first: ${header.name})`)
+    }
+    const rel = cleanEntryName(header.name)
+    if (rel === '') {
+      await this.applyRoot(header)
+      return
+    }
+    const { parent, base } = splitName(rel)
+    const dirRel = await this.resolver.resolve(parent)
+    await this.rememberDir(dirRel)
+    if (base.startsWith(WHITEOUT_PREFIX)) {
+      await this.whiteout(dirRel, base, header.name)
+      return
+    }
+    const relPath = joinRel(dirRel, base)
+    const path = this.abs(relPath)
+    const existing = await lstatOrUndefined(path)
+    if (existing !== undefined && !(existing.isDirectory() && header.type === 'directory')) {
+      await rm(path, { recursive: true, force: true })
+      this.invalidate()
+    }
+    if (!this.knownDirs.has(dirRel)) {
+      await mkdir(this.abs(dirRel), { recursive: true, mode: 0o777 })
+      this.knownDirs.add(dirRel)
+    }
+    const meta = entryMeta(header)
+    const created = await this.create(header, body, path, relPath, existing?.isDirectory() === true)
+    if (!created) return
+    if (header.type !== 'link') {
+      await applyMeta(path, meta, { isSymlink: header.type === 'symlink', chown: this.privileged })
+    }
+    if (header.type === 'directory') this.dirTimes.set(relPath, { atime: meta.atime, mtime: meta.mtime })
+    for (let p = relPath; p !== '' && !this.upper.has(p); p = splitName(p).parent) this.upper.add(p)
+  }
+
+  /** Creates the node for `header` at `path` (which does not exist, or is a directory kept for a directory). */
+  private async create (header: Header, body: EntryBody, path: string, relPath: string, keptDir: boolean): Promise<boolean> {
+    switch (header.type) {
+      case 'file':
+        await writeRegular(path, body)
+        return true
+      case 'directory':
+        if (!keptDir) await mkdir(path, { mode: 0o777 })
+        this.knownDirs.add(relPath)
+        return true
+      case 'symlink':
+        await symlink(header.linkname ?? '', path)
+        this.invalidate()
+        return true
+      case 'link':
+        await this.hardLink(header, path)
+        return true
+      case 'character-device':
+      case 'block-device':
+      case 'fifo':
+        if (!this.privileged) {
+          this.logger.warn(`skipping ${header.type} ${header.name}: creating device nodes and fifos needs root`)
+          return false
+        }
+        await makeNode(path, header.type, header.devmajor ?? 0, header.devminor ?? 0)
+        return true
+      default:
+        throw new InvalidLayerError(header.name, `unsupported entry type ${String(header.type)}`)
+    }
+  }
+
+  private async hardLink (header: Header, path: string): Promise<void> {
+    // The target is a name in the same rootfs: resolve its parent inside the root, never its last component
+    // (a hard link to a symlink links the symlink).
+    const target = cleanEntryName(header.linkname ?? '')
+    const { parent, base } = splitName(target)
+    const targetPath = this.abs(joinRel(await this.resolver.resolve(parent), base))
+    try {
+      await link(targetPath, path)
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw new InvalidLayerError(header.name, `hard link target ${JSON.stringify(header.linkname)} does not exist`, err)
+      if (isErrno(err, 'EPERM')) throw new InvalidLayerError(header.name, `cannot hard link to ${JSON.stringify(header.linkname)}`, err)
+      throw err
+    }
+    this.invalidate()
+  }
+
+  private async applyRoot (header: Header): Promise<void> {
+    // A non-directory root could be a symlink that later entries would follow out of the rootfs.
+    if (header.type !== 'directory') throw new InvalidLayerError(header.name, 'refusing to change the type of the root directory')
+    const meta = entryMeta(header)
+    await applyMeta(this.root, meta, { isSymlink: false, chown: this.privileged })
+    this.dirTimes.set('', { atime: meta.atime, mtime: meta.mtime })
+  }
+
+  private async rememberDir (dirRel: string): Promise<void> {
+    if (this.dirTimes.has(dirRel)) return
+    const info = await lstatOrUndefined(this.abs(dirRel))
+    if (info?.isDirectory() === true) {
+      this.dirTimes.set(dirRel, { atime: info.atime, mtime: info.mtime })
+      this.knownDirs.add(dirRel)
+    }
+  }
+
+  private async whiteout (dirRel: string, base: string, name: string): Promise<void> {
+    if (base === OPAQUE_WHITEOUT) {
+      await this.removeLower(dirRel, true)
+      return
+    }
+    const victim = base.slice(WHITEOUT_PREFIX.length)
+    if (victim === '' || victim === '.' || victim === '..') throw new InvalidLayerError(name, 'a whiteout must name a file (bare .wh.)')
+    await this.removeLower(joinRel(dirRel, victim), false)
+  }
+
+  /** Removes `rel` unless this layer wrote it; for what it wrote, looks at the children (keep: opaque dir itself). */
+  private async removeLower (rel: string, keep: boolean): Promise<void> {
+    const path = this.abs(rel)
+    const info = await lstatOrUndefined(path)
+    if (info === undefined) return
+    if (!keep && !this.upper.has(rel)) {
+      await rm(path, { recursive: true, force: true })
+      this.invalidate()
+      return
+    }
+    if (!info.isDirectory()) return
+    for (const child of await readdir(path)) await this.removeLower(joinRel(rel, child), false)
+  }
+
+  private invalidate (): void {
+    this.resolver.invalidate()
+    this.knownDirs.clear()
+    this.knownDirs.add('')
+  }
+}
+
+/** Writes exactly the entry's bytes into a new file (tar-stream enforces the header's size). */
+async function writeRegular (path: string, body: EntryBody): Promise<void> {
+  // O_EXCL|O_NOFOLLOW: the path was just cleared, so anything there now is not ours to write through.
+  const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o666)
+  try {
+    for await (const chunk of body) {
+      let offset = 0
+      while (offset < chunk.byteLength) offset += (await handle.write(chunk, offset)).bytesWritten
+    }
+  } finally {
+    await handle.close()
+  }
+}
+
+export type { EntryMeta }

@@ -1,0 +1,132 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFile, stat } from 'node:fs/promises'
+import { patternChunk, sha256 } from '../../helpers/bytes.ts'
+import { blobsOnDisk, listDir, tempStore } from '../../helpers/store.ts'
+
+const PIECE = 64 * 1024
+const DATA = Buffer.concat([0, 1, 2, 3].map(i => patternChunk(i, PIECE)))
+const DIGEST = sha256(DATA)
+const piece = (i: number): Buffer => DATA.subarray(i * PIECE, (i + 1) * PIECE)
+
+test('pieces written in any order commit into a verified blob', async (t) => {
+  const store = await tempStore(t)
+  const partial = await store.openPartial(DIGEST, DATA.byteLength)
+  for (const i of [3, 0, 2, 1]) await partial.writeAt(i * PIECE, piece(i))
+  assert.equal(await store.blobs.has(DIGEST), false, 'a partial blob is not visible')
+  const info = await partial.commit()
+  assert.deepEqual(info, { digest: DIGEST, size: DATA.byteLength })
+  assert.deepEqual(await readFile(store.paths.blob(DIGEST)), DATA)
+  assert.deepEqual(await listDir(store.paths.partialDir), [])
+})
+
+test('state survives close and reopen; the data recorded in it is kept', async (t) => {
+  const store = await tempStore(t)
+  const first = await store.openPartial(DIGEST, DATA.byteLength)
+  assert.equal(first.contiguous, 0)
+  assert.equal(first.pieces, undefined)
+  await first.writeAt(0, piece(0))
+  await first.writeAt(2 * PIECE, piece(2))
+  await first.saveState({ contiguous: PIECE, pieces: { size: PIECE, have: [0, 2] } })
+  await first.close()
+  assert.equal((await stat(store.paths.partial(DIGEST))).size, DATA.byteLength)
+  assert.deepEqual(JSON.parse(await readFile(store.paths.partial(DIGEST) + '.json', 'utf8')), { size: DATA.byteLength, contiguous: PIECE, pieces: { size: PIECE, have: [0, 2] } })
+
+  const second = await store.openPartial(DIGEST, DATA.byteLength)
+  assert.equal(second.contiguous, PIECE)
+  assert.deepEqual(second.pieces, { size: PIECE, have: [0, 2] })
+  // Only the missing pieces are written this time.
+  await second.writeAt(PIECE, piece(1))
+  await second.writeAt(3 * PIECE, piece(3))
+  await second.commit()
+  assert.deepEqual(await store.blobs.readBytes(DIGEST), DATA)
+})
+
+test('append continues after the verified prefix', async (t) => {
+  const store = await tempStore(t)
+  const first = await store.openPartial(DIGEST, DATA.byteLength)
+  await first.append([piece(0), piece(1)])
+  assert.equal(first.contiguous, 2 * PIECE)
+  await first.close()
+  const second = await store.openPartial(DIGEST, DATA.byteLength)
+  assert.equal(second.contiguous, 2 * PIECE)
+  await second.append([piece(2), piece(3)])
+  await second.commit()
+  assert.deepEqual(await store.blobs.readBytes(DIGEST), DATA)
+})
+
+test('without a saved state, a reopened partial starts from nothing', async (t) => {
+  const store = await tempStore(t)
+  const first = await store.openPartial(DIGEST, DATA.byteLength)
+  await first.writeAt(0, piece(0))
+  await first.close()
+  const second = await store.openPartial(DIGEST, DATA.byteLength)
+  assert.equal(second.contiguous, 0)
+  const onDisk = await readFile(store.paths.partial(DIGEST))
+  assert.equal(onDisk.byteLength, DATA.byteLength)
+  assert.ok(onDisk.subarray(0, PIECE).every(b => b === 0), 'unrecorded bytes are dropped')
+  await second.discard()
+  assert.deepEqual(await listDir(store.paths.partialDir), [])
+})
+
+test('a commit of wrong content throws DigestMismatchError and leaves nothing', async (t) => {
+  const store = await tempStore(t)
+  const partial = await store.openPartial(DIGEST, DATA.byteLength)
+  for (const i of [0, 1, 2]) await partial.writeAt(i * PIECE, piece(i))
+  await partial.writeAt(3 * PIECE, patternChunk(99, PIECE))
+  await partial.saveState({ contiguous: DATA.byteLength })
+  await assert.rejects(partial.commit(), { name: 'DigestMismatchError' })
+  assert.deepEqual(await blobsOnDisk(store), [])
+  assert.deepEqual(await listDir(store.paths.partialDir), [])
+  // The partial can be started afresh afterwards (its lock was released).
+  const again = await store.openPartial(DIGEST, DATA.byteLength)
+  assert.equal(again.contiguous, 0)
+  await again.discard()
+})
+
+test('a commit with holes is a mismatch too', async (t) => {
+  const store = await tempStore(t)
+  const partial = await store.openPartial(DIGEST, DATA.byteLength)
+  await partial.writeAt(0, piece(0))
+  await assert.rejects(partial.commit(), { name: 'DigestMismatchError' })
+  assert.deepEqual(await blobsOnDisk(store), [])
+})
+
+test('writes outside the blob are refused', async (t) => {
+  const store = await tempStore(t)
+  const partial = await store.openPartial(DIGEST, DATA.byteLength)
+  t.after(async () => { await partial.discard() })
+  await assert.rejects(partial.writeAt(3 * PIECE + 1, piece(3)), { name: 'SizeMismatchError' })
+  await assert.rejects(partial.writeAt(-1, piece(0)), { name: 'SizeMismatchError' })
+  assert.equal((await stat(store.paths.partial(DIGEST))).size, DATA.byteLength)
+})
+
+test('a second opener waits for the lock, then sees the saved state', async (t) => {
+  const store = await tempStore(t)
+  const first = await store.openPartial(DIGEST, DATA.byteLength)
+  await first.writeAt(0, piece(0))
+  await first.saveState({ contiguous: PIECE })
+  assert.ok((await stat(store.paths.partial(DIGEST) + '.lock')).isDirectory(), 'the open partial is locked')
+  let closed = false
+  const secondOpening = store.openPartial(DIGEST, DATA.byteLength).then(p => {
+    assert.equal(closed, true, 'the second opener got the partial while the first held it')
+    return p
+  })
+  await new Promise(resolve => setTimeout(resolve, 50))
+  closed = true
+  await first.close()
+  const second = await secondOpening
+  assert.equal(second.contiguous, PIECE)
+  await second.discard()
+})
+
+test('a committed partial is leased before it becomes visible', async (t) => {
+  const store = await tempStore(t)
+  const lease = await store.createLease()
+  const partial = await store.openPartial(DIGEST, DATA.byteLength)
+  await partial.writeAt(0, DATA)
+  await partial.commit(lease)
+  assert.equal((await store.gc({ graceMs: 0 })).removed.length, 0)
+  await lease.release()
+  assert.deepEqual((await store.gc({ graceMs: 0 })).removed.map(r => r.digest), [DIGEST])
+})
