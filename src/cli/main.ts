@@ -7,6 +7,7 @@ import { DATA_DIR_ENV } from '../store/paths.ts'
 import { reportError } from './output.ts'
 import { registerImageCommands } from './commands/image.ts'
 import { registerStoreCommands } from './commands/store.ts'
+import { registerNodeCommands } from './commands/node.ts'
 
 export function buildProgram (): Command {
   const program = new Command('emergence')
@@ -14,10 +15,14 @@ export function buildProgram (): Command {
     .version('0.1.0')
     .option('--data-dir <dir>', `data directory (default: $${DATA_DIR_ENV}, else $XDG_DATA_HOME/emergence, else ~/.local/share/emergence)`)
     .option('--json', 'print results as JSON')
-    .showHelpAfterError('(run with --help for usage)')
+    // Usage errors print like every other failure (output.ts reportError): one `emergence: error:` line.
+    .configureOutput({
+      outputError: (text, write) => { write(`emergence: error: ${text.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (run with --help for usage)\n`) }
+    })
     .exitOverride()
   registerImageCommands(program)
   registerStoreCommands(program)
+  registerNodeCommands(program)
   return program
 }
 

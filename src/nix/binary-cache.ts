@@ -102,7 +102,7 @@ class CacheHandler {
       return
     }
     // pipeline applies back-pressure from the socket and stops the NAR writer if the client goes away.
-    await pipeline(Readable.from(this.#source.openNar(info, { signal }), { objectMode: false }), res)
+    await pipeline(Readable.from(this.#source.openNar(info, { signal }), { objectMode: false, highWaterMark: 1024 * 1024 }), res)
   }
 
   #announce (narHash32: string, hashPart: string): void {

@@ -38,7 +38,7 @@ export async function * tapNarHash (source: AsyncIterable<Uint8Array>, hasher: N
   }
 }
 
-export async function narDigestOf (source: AsyncIterable<Uint8Array>): Promise<NarDigest> {
+export async function narDigestOf (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<NarDigest> {
   const hasher = new NarHasher()
   for await (const chunk of source) hasher.update(chunk)
   return hasher.digest()

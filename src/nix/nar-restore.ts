@@ -9,6 +9,7 @@
  */
 import { lstat, mkdir, mkdtemp, open, rename, rm, rmdir, symlink } from 'node:fs/promises'
 import { constants } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { isErrno } from '../util/errors.ts'
 import { NarSymlinkParentError, NarTargetExistsError } from './errors.ts'
@@ -33,19 +34,40 @@ async function exists (path: string): Promise<boolean> {
   }
 }
 
+/** Small input chunks are gathered up to this many bytes per write, so a trickling stream costs few syscalls. */
+const WRITE_BATCH = 256 * 1024
+
+async function writeAll (handle: FileHandle, data: Uint8Array): Promise<void> {
+  let written = 0
+  while (written < data.length) written += (await handle.write(data, written, data.length - written)).bytesWritten
+}
+
 async function writeRegular (path: Buffer, entry: Extract<NarEntry, { type: 'regular' }>, signal?: AbortSignal): Promise<void> {
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
   const handle = await open(path, flags, entry.executable ? 0o755 : 0o644)
+  // One batch is written while the next is read: at most two batches (2 x WRITE_BATCH bytes) are held.
+  let writing: Promise<void> = Promise.resolve()
   try {
+    let pending: Uint8Array[] = []
+    let pendingBytes = 0
     for await (const chunk of entry.contents) {
       signal?.throwIfAborted()
-      let written = 0
-      while (written < chunk.length) {
-        const { bytesWritten } = await handle.write(chunk, written, chunk.length - written)
-        written += bytesWritten
+      pending.push(chunk)
+      pendingBytes += chunk.length
+      if (pendingBytes >= WRITE_BATCH) {
+        const batch = pending.length === 1 ? chunk : Buffer.concat(pending, pendingBytes)
+        await writing
+        writing = writeAll(handle, batch)
+        // Marked handled now; the error still surfaces at the next `await writing`.
+        writing.catch(() => {})
+        pending = []
+        pendingBytes = 0
       }
     }
+    await writing
+    if (pendingBytes > 0) await writeAll(handle, Buffer.concat(pending, pendingBytes))
   } finally {
+    await writing.catch(() => {})
     await handle.close()
   }
 }

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
+import type { Writable } from 'node:stream'
 import { NixCommandError } from './errors.ts'
 
 export interface RunOptions {
@@ -22,6 +22,19 @@ export interface RunOptions {
 const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000
 const DEFAULT_MAX_OUTPUT = 256 * 1024 * 1024
 const STDERR_TAIL = 64 * 1024
+
+/** Resolves when `stream` can take more data or has closed, leaving no listener behind. */
+function drainedOrClosed (stream: Writable): Promise<void> {
+  return new Promise(resolve => {
+    const done = (): void => {
+      stream.off('drain', done)
+      stream.off('close', done)
+      resolve()
+    }
+    stream.on('drain', done)
+    stream.on('close', done)
+  })
+}
 
 class Child {
   readonly process: ChildProcess
@@ -80,7 +93,7 @@ class Child {
     const pump = async (): Promise<void> => {
       for await (const chunk of source) {
         if (stdin.destroyed) return
-        if (!stdin.write(chunk)) await Promise.race([once(stdin, 'drain'), once(stdin, 'close')])
+        if (!stdin.write(chunk)) await drainedOrClosed(stdin)
       }
       stdin.end()
     }

@@ -27,7 +27,7 @@ import { Transfer } from './transfer.ts'
 
 export interface PullComponents {
   store: Store
-  exchange: Pick<Exchange, 'client' | 'holdings'>
+  exchange: Pick<Exchange, 'client' | 'holdings' | 'learnPeer'>
   routing: Routing
   self: PeerId
   bans: BanList
@@ -86,6 +86,7 @@ export class BlobPull {
       digest: this.digest,
       self: components.self,
       client: components.exchange.client,
+      learn: entry => components.exchange.learnPeer(entry),
       routing: components.routing,
       isBanned: key => components.bans.isBanned(key),
       ban: (key, reason) => { this.ban(key, reason) },

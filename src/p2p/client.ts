@@ -7,7 +7,7 @@ import type { PeerId, Stream } from '@libp2p/interface'
 import type { Digest } from '../oci/digest.ts'
 import type { Descriptor } from '../oci/types.ts'
 import { Bitfield } from './bitfield.ts'
-import type { Request, Response } from './codec.ts'
+import type { PexPeer, Request, Response } from './codec.ts'
 import { NotHaveError, PeerErrorResponse, PeerUnreachableError, TruncatedResponseError, UnexpectedResponseError } from './errors.ts'
 import type { Semaphore, TokenBucket } from './limits.ts'
 import { makePieceList, type PieceList } from './piece-list.ts'
@@ -31,8 +31,8 @@ export interface RequestOptions {
 
 /** A peer's answer to HAVE. */
 export type HaveAnswer =
-  | { have: true, size: number, pieceSize: number, complete: boolean, verified: Bitfield | undefined, peers: string[] }
-  | { have: false, peers: string[] }
+  | { have: true, size: number, pieceSize: number, complete: boolean, verified: Bitfield | undefined, peers: PexPeer[] }
+  | { have: false, peers: PexPeer[] }
 
 /** Which piece: piece `index` of blob `digest` (`size` bytes) cut at `pieceSize`. */
 export interface PieceRef {

@@ -6,14 +6,16 @@
 import { z } from 'zod'
 import { isDigest, type Digest } from '../oci/digest.ts'
 import { descriptorSchema, type Descriptor } from '../oci/types.ts'
-import { MAX_CONTROL_FRAME, MAX_DATA_FRAME, MAX_PEX_PEERS } from './constants.ts'
+import { MAX_CONTROL_FRAME, MAX_DATA_FRAME, MAX_PEX_ADDRS, MAX_PEX_PEERS } from './constants.ts'
 import { FrameTooLargeError, MalformedMessageError, UnknownMessageError } from './errors.ts'
 
 const digest = z.string().refine(isDigest, { message: 'invalid digest' }).transform(d => d as Digest)
 const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
 const pieceSize = z.number().int().positive().max(MAX_DATA_FRAME)
 const peerId = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{16,128}$/)
-const peers = z.array(peerId).max(MAX_PEX_PEERS)
+/** Peer exchange: a peer that holds or fetches the blob, and where to dial it (BitTorrent's PEX gives ip:port). */
+const pexPeer = z.object({ id: peerId, addrs: z.array(z.string().max(256)).max(MAX_PEX_ADDRS) })
+const peers = z.array(pexPeer).max(MAX_PEX_PEERS)
 const base64 = z.string().max(MAX_CONTROL_FRAME).regex(/^[A-Za-z0-9+/]*={0,2}$/)
 const ref = z.string().min(1).max(512)
 
@@ -34,6 +36,7 @@ const responseSchemas = {
   ERROR: z.object({ type: z.literal('ERROR'), code: z.string().max(64), message: z.string().max(1024) })
 }
 
+export type PexPeer = z.infer<typeof pexPeer>
 export type HaveRequest = z.infer<typeof requestSchemas.HAVE>
 export type PiecesRequest = z.infer<typeof requestSchemas.PIECES>
 export type GetRequest = z.infer<typeof requestSchemas.GET>

@@ -24,6 +24,8 @@ export const MAX_DATA_FRAME = MAX_PIECE_SIZE
 export const MAX_PIECES = MAX_DATA_FRAME / PIECE_HASH_LENGTH
 /** The most peers a HAVE answer names (peer exchange). */
 export const MAX_PEX_PEERS = 32
+/** The most addresses given for one peer in peer exchange. */
+export const MAX_PEX_ADDRS = 4
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
 export const DEFAULT_PIECE_TIMEOUT_MS = 30_000

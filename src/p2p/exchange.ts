@@ -3,25 +3,30 @@
  * removes it on stop, serves what `holdings` has, and offers the requesting side (`client`) to the puller and
  * to peer-exchange routing. Counts bytes served and received per peer.
  */
-import type { Libp2p, Startable } from '@libp2p/interface'
+import type { Libp2p, PeerId, Startable, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { parseReference } from '../oci/reference.ts'
 import type { Descriptor } from '../oci/types.ts'
 import type { Store } from '../store/store.ts'
 import { silentLogger, type Logger } from '../util/logger.ts'
 import {
   BLOB_PROTOCOL, DEFAULT_IDLE_STREAM_TIMEOUT_MS, DEFAULT_MAX_DOWNLOADS, DEFAULT_MAX_UPLOADS, DEFAULT_MAX_UPLOADS_PER_PEER,
-  DEFAULT_PIECE_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, MAX_PROTOCOL_STREAMS
+  DEFAULT_PIECE_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, MAX_PEX_ADDRS, MAX_PROTOCOL_STREAMS
 } from './constants.ts'
 import { ExchangeClient } from './client.ts'
+import type { PexPeer } from './codec.ts'
 import { InvalidP2PConfigError } from './errors.ts'
 import { Holdings } from './holdings.ts'
 import { KeyedSemaphore, Semaphore, TokenBucket } from './limits.ts'
+import { isTcpAddress, parseTcpAddress } from './node.ts'
 import { choosePieceSize, isValidPieceSize } from './pieces.ts'
 import { serveStream, type ServerContext } from './server.ts'
 import { TransferStats } from './stats.ts'
 
+const PEX_CACHE_MS = 10_000
+
 /** The part of a libp2p node the exchange uses. */
-export type ExchangeNode = Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'peerId'>
+export type ExchangeNode = Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'peerId' | 'getConnections' | 'peerStore' | 'peerRouting'>
 
 export interface ExchangeInit {
   /** Cut every blob this node lists at this size instead of choosePieceSize(size) (tests use small pieces). */
@@ -56,6 +61,7 @@ export class Exchange implements Startable {
   private readonly store: Store
   private readonly serverContext: Omit<ServerContext, 'signal'>
   private readonly forcedPieceSize: number | undefined
+  private readonly pexCache = new Map<string, { addrs: string[], at: number }>()
   private controller = new AbortController()
   private started = false
 
@@ -76,12 +82,13 @@ export class Exchange implements Startable {
       uploadsPerPeer: new KeyedSemaphore(init.maxUploadsPerPeer ?? DEFAULT_MAX_UPLOADS_PER_PEER, 64),
       uploadBucket: bucket(init.uploadRate),
       resolveRef: async ref => await this.resolveLocal(ref),
+      describePeers: async ids => await this.describePeers(ids),
       idleTimeoutMs: init.idleStreamTimeoutMs ?? DEFAULT_IDLE_STREAM_TIMEOUT_MS,
       requestTimeoutMs,
       logger
     }
     this.client = new ExchangeClient({
-      dial: async (peer, signal) => await this.node.dialProtocol(peer, BLOB_PROTOCOL, { signal }),
+      dial: async (peer, signal) => await this.dial(peer, signal),
       stats: this.stats,
       downloads: new Semaphore(init.maxDownloads ?? DEFAULT_MAX_DOWNLOADS),
       downloadBucket: bucket(init.downloadRate),
@@ -114,6 +121,59 @@ export class Exchange implements Startable {
     await this.node.unhandle(BLOB_PROTOCOL)
   }
 
+  /**
+   * Remembers the addresses a peer-exchange entry gives and returns its peer id (undefined for garbage).
+   * The addresses are only hints: the Noise handshake proves who answers on them.
+   */
+  learnPeer (entry: PexPeer): PeerId | undefined {
+    let id: PeerId
+    try {
+      id = peerIdFromString(entry.id)
+    } catch {
+      return undefined
+    }
+    if (id.equals(this.node.peerId)) return undefined
+    const multiaddrs = entry.addrs.filter(isTcpAddress).flatMap(a => {
+      try {
+        return [parseTcpAddress(a)]
+      } catch {
+        return []
+      }
+    })
+    if (multiaddrs.length > 0) void this.node.peerStore.merge(id, { multiaddrs }).catch(() => {})
+    return id
+  }
+
+  /**
+   * Opens a stream. A peer known by id only is looked up in the DHT first, outside the dial: a dial that did the
+   * lookup itself would wait for the DHT's own dial to the same peer, which waits for the first (a deadlock
+   * until the timeout).
+   */
+  private async dial (peer: PeerId, signal: AbortSignal): Promise<Stream> {
+    if (this.node.getConnections(peer).length === 0) {
+      const known = await this.node.peerStore.get(peer).then(p => p.addresses.length, () => 0)
+      if (known === 0) await this.node.peerRouting.findPeer(peer, { signal })
+    }
+    return await this.node.dialProtocol(peer, BLOB_PROTOCOL, { signal })
+  }
+
+  /** Peer ids with their dialable addresses; cached for a while, as HAVE answers are frequent and addresses stable. */
+  private async describePeers (ids: string[]): Promise<PexPeer[]> {
+    const now = Date.now()
+    return await Promise.all(ids.map(async id => {
+      const cached = this.pexCache.get(id)
+      if (cached !== undefined && now - cached.at < PEX_CACHE_MS) return { id, addrs: cached.addrs }
+      let addrs: string[] = []
+      try {
+        const peer = await this.node.peerStore.get(peerIdFromString(id))
+        addrs = peer.addresses.map(a => a.multiaddr.toString()).filter(isTcpAddress).slice(0, MAX_PEX_ADDRS)
+      } catch {}
+      if (this.pexCache.size >= 1024) this.pexCache.clear()
+      this.pexCache.set(id, { addrs, at: now })
+      return { id, addrs }
+    }))
+  }
+
   /** RESOLVE is answered for `name:tag` from index.json only; digest refs need no resolution. */
   private async resolveLocal (ref: string): Promise<Descriptor | undefined> {
     const parsed = parseReference(ref)
@@ -125,6 +185,7 @@ export class Exchange implements Startable {
 function bucket (rate: number | undefined): TokenBucket | undefined {
   if (rate === undefined) return undefined
   if (!(rate > 0)) throw new InvalidP2PConfigError(`rate limit must be a positive number of bytes per second, got ${rate}`)
-  // A burst of a quarter second, but at least one 4 MiB piece, keeps the rate smooth without starving big pieces.
-  return new TokenBucket(rate, Math.max(rate / 4, 4 * 1024 * 1024))
+  // A quarter-second burst keeps the rate smooth; a piece larger than the burst still passes (the bucket goes
+  // into debt and the next piece waits it off).
+  return new TokenBucket(rate, rate / 4)
 }

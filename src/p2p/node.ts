@@ -13,6 +13,7 @@ import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ping, type Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import { ipPortToMultiaddr } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
 import { describeError } from '../util/errors.ts'
 import { silentLogger, type Logger } from '../util/logger.ts'
@@ -81,6 +82,28 @@ function bootstrapPeers (addrs: string[]): Array<{ id: PeerId, addr: string }> {
       throw new InvalidP2PConfigError(`bootstrap address ${JSON.stringify(addr)}: ${describeError(err)}`)
     }
   })
+}
+
+export type TcpAddress = ReturnType<typeof ipPortToMultiaddr>
+
+const TCP_ADDRESS = /^\/ip[46]\/([^/]+)\/tcp\/(\d{1,5})(?:\/p2p\/([1-9A-HJ-NP-Za-km-z]+))?$/
+
+/** True for the addresses `parseTcpAddress` takes (the only ones peer exchange passes on). */
+export function isTcpAddress (text: string): boolean {
+  return TCP_ADDRESS.test(text)
+}
+
+/** Parses `/ip4/<ip>/tcp/<port>[/p2p/<id>]` or `/ip6/...` (as `getMultiaddrs()` prints them) for dialing. */
+export function parseTcpAddress (text: string): TcpAddress {
+  const match = TCP_ADDRESS.exec(text)
+  if (match === null) throw new InvalidP2PConfigError(`address ${JSON.stringify(text)} is not /ip4|ip6/<ip>/tcp/<port>[/p2p/<id>]`)
+  const [, ip, port, id] = match
+  try {
+    const addr = ipPortToMultiaddr(ip as string, Number(port))
+    return id !== undefined ? addr.encapsulate(`/p2p/${peerIdFromString(id).toString()}`) : addr
+  } catch (err) {
+    throw new InvalidP2PConfigError(`address ${JSON.stringify(text)}: ${describeError(err)}`)
+  }
 }
 
 /** Creates and starts the node. Stop it with `node.stop()`. */

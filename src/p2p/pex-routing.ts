@@ -5,9 +5,9 @@
  * holders that answered themselves. provide/withdraw do nothing: HAVE is answered from the holdings directly.
  */
 import type { AbortOptions, PeerId } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { Digest } from '../oci/digest.ts'
 import type { ExchangeClient } from './client.ts'
+import type { PexPeer } from './codec.ts'
 import type { Routing } from './routing.ts'
 
 export interface PexRoutingComponents {
@@ -15,6 +15,8 @@ export interface PexRoutingComponents {
   getPeers: () => PeerId[]
   client: Pick<ExchangeClient, 'have'>
   peerId: PeerId
+  /** Records a peer-exchange entry's addresses; returns its id, or undefined for garbage. */
+  learn: (entry: PexPeer) => PeerId | undefined
 }
 
 export interface PexRoutingInit {
@@ -44,7 +46,10 @@ export class PeerExchangeRouting implements Routing {
     const answers = asked.map(async peer => {
       try {
         const answer = await this.components.client.have(peer, digest, { signal })
-        for (const text of answer.peers) addPeer(named, text)
+        for (const entry of answer.peers) {
+          const id = this.components.learn(entry)
+          if (id !== undefined) named.set(id.toString(), id)
+        }
         return answer.have ? peer : undefined
       } catch {
         return undefined
@@ -58,14 +63,6 @@ export class PeerExchangeRouting implements Routing {
     for (const [key, peer] of named) {
       if (!askedKeys.has(key) && !peer.equals(self)) yield peer
     }
-  }
-}
-
-function addPeer (into: Map<string, PeerId>, text: string): void {
-  try {
-    into.set(text, peerIdFromString(text))
-  } catch {
-    // A peer id that does not parse is ignored: it came from another peer and proves nothing.
   }
 }
 

@@ -8,7 +8,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import type { Descriptor } from '../oci/types.ts'
 import type { Logger } from '../util/logger.ts'
 import { describeError } from '../util/errors.ts'
-import { ERROR_CODES, type GetRequest, type Request } from './codec.ts'
+import { ERROR_CODES, type GetRequest, type PexPeer, type Request } from './codec.ts'
 import { MalformedMessageError, PeerTimeoutError, ProtocolViolationError, QueueFullError, TruncatedResponseError, UnknownMessageError } from './errors.ts'
 import type { Holdings } from './holdings.ts'
 import type { KeyedSemaphore, Semaphore, TokenBucket } from './limits.ts'
@@ -21,6 +21,8 @@ export interface ServerContext {
   uploads: Semaphore
   uploadsPerPeer: KeyedSemaphore
   uploadBucket: TokenBucket | undefined
+  /** Peer ids with the addresses this node knows for them (peer exchange). */
+  describePeers: (ids: string[]) => Promise<PexPeer[]>
   /** Answers RESOLVE from the local index.json. */
   resolveRef: (ref: string) => Promise<Descriptor | undefined>
   /** A stream with no request for this long is closed. */
@@ -67,7 +69,7 @@ async function answer (request: Request, framed: FramedStream, peer: string, ctx
     case 'HAVE': {
       ctx.holdings.notePeer(request.digest, peer)
       const holding = await ctx.holdings.lookup(request.digest)
-      const peers = ctx.holdings.peersFor(request.digest, peer)
+      const peers = await pex(ctx, request.digest, peer)
       if (holding === undefined) {
         await framed.write({ type: 'NOT_HAVE', digest: request.digest, peers }, timeout, ctx.signal)
         return
@@ -87,7 +89,7 @@ async function answer (request: Request, framed: FramedStream, peer: string, ctx
       ctx.holdings.notePeer(request.digest, peer)
       const list = await ctx.holdings.pieceList(request.digest)
       if (list === undefined) {
-        await framed.write({ type: 'NOT_HAVE', digest: request.digest, peers: ctx.holdings.peersFor(request.digest, peer) }, timeout, ctx.signal)
+        await framed.write({ type: 'NOT_HAVE', digest: request.digest, peers: await pex(ctx, request.digest, peer) }, timeout, ctx.signal)
         return
       }
       const header = { type: 'PIECES' as const, digest: request.digest, size: list.size, pieceSize: list.pieceSize, length: list.hashes.byteLength }
@@ -105,6 +107,10 @@ async function answer (request: Request, framed: FramedStream, peer: string, ctx
       await framed.write(message, timeout, ctx.signal)
     }
   }
+}
+
+async function pex (ctx: ServerContext, digest: GetRequest['digest'], requester: string): Promise<PexPeer[]> {
+  return await ctx.describePeers(ctx.holdings.peersFor(digest, requester))
 }
 
 async function answerGet (request: GetRequest, framed: FramedStream, peer: string, ctx: ServerContext): Promise<void> {
@@ -126,7 +132,7 @@ async function answerGet (request: GetRequest, framed: FramedStream, peer: strin
     if ('missing' in read) {
       const message = read.missing === 'piece-size'
         ? { type: 'ERROR' as const, code: ERROR_CODES.pieceSize, message: `piece size ${request.pieceSize} does not match this holder's pieces` }
-        : { type: 'NOT_HAVE' as const, digest: request.digest, index: request.index, peers: ctx.holdings.peersFor(request.digest, peer) }
+        : { type: 'NOT_HAVE' as const, digest: request.digest, index: request.index, peers: [] }
       await framed.write(message, timeout, ctx.signal)
       return
     }

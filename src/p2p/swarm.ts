@@ -5,14 +5,15 @@
  * holders are polled again while the pull needs pieces, to learn the pieces they verified since.
  */
 import type { PeerId } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { Digest } from '../oci/digest.ts'
 import { describeError } from '../util/errors.ts'
 import type { Logger } from '../util/logger.ts'
 import type { Bitfield } from './bitfield.ts'
 import type { ExchangeClient } from './client.ts'
+import type { PexPeer } from './codec.ts'
 import { ProtocolViolationError } from './errors.ts'
 import type { Routing } from './routing.ts'
+
 
 export interface SwarmPeer {
   id: PeerId
@@ -33,6 +34,8 @@ export interface SwarmContext {
   digest: Digest
   self: PeerId
   client: Pick<ExchangeClient, 'have'>
+  /** Records a peer-exchange entry's addresses; returns its id, or undefined for garbage. */
+  learn: (entry: PexPeer) => PeerId | undefined
   routing: Routing
   isBanned: (key: string) => boolean
   /** Called for every peer that turned out to break the protocol. */
@@ -94,15 +97,16 @@ export class Swarm {
     const key = peer.toString()
     if (peer.equals(this.ctx.self) || this.probing.has(key) || this.forgotten.has(key) || this.ctx.isBanned(key)) return
     const known = this.peers.get(key)
-    if (known !== undefined && (known.complete || Date.now() - known.lastPoll < this.ctx.pollMs)) return
+    // Complete holders are asked again less often: only for the peers they have seen since (peer exchange).
+    if (known !== undefined && Date.now() - known.lastPoll < (known.complete ? 5 : 1) * this.ctx.pollMs) return
     this.probing.add(key)
     void this.ask(peer, key).finally(() => { this.probing.delete(key) })
   }
 
-  /** Polls partial holders whose last answer is older than `pollMs`. */
-  pollPartials (): void {
+  /** Polls partial holders every `pollMs` for their new pieces, and complete ones every 5 `pollMs` for new peers. */
+  poll (): void {
     for (const peer of this.peers.values()) {
-      if (!peer.complete && this.usable(peer)) this.probe(peer.id)
+      if (this.usable(peer)) this.probe(peer.id)
     }
   }
 
@@ -167,7 +171,10 @@ export class Swarm {
   private async ask (peer: PeerId, key: string): Promise<void> {
     try {
       const answer = await this.ctx.client.have(peer, this.ctx.digest, { signal: this.ctx.signal })
-      for (const named of answer.peers) this.probeNamed(named)
+      for (const entry of answer.peers) {
+        const named = this.ctx.learn(entry)
+        if (named !== undefined) this.probe(named)
+      }
       const known = this.peers.get(key)
       if (!answer.have) {
         if (known !== undefined) { this.peers.delete(key); this.changed() }
@@ -187,14 +194,6 @@ export class Swarm {
       if (err instanceof ProtocolViolationError) this.ctx.ban(key, err.message)
       else this.ctx.logger.debug(`HAVE ${this.ctx.digest} to ${key} failed: ${describeError(err)}`)
       if (this.peers.has(key)) this.drop(key, describeError(err))
-    }
-  }
-
-  private probeNamed (text: string): void {
-    try {
-      this.probe(peerIdFromString(text))
-    } catch {
-      // An unparsable id from another peer proves nothing; ignore it.
     }
   }
 

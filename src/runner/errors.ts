@@ -8,6 +8,8 @@ export class RuncNotFoundError extends EmergenceError {
   }
 }
 
+const RUNC_COMMANDS = new Set(['run', 'create', 'start', 'state', 'list', 'kill', 'delete', 'exec', 'pause', 'resume', 'ps', 'events', 'update', 'spec'])
+
 /** runc itself failed (not the container's process): bad bundle, missing container, kernel refusal... */
 export class RuncExitError extends EmergenceError {
   readonly args: string[]
@@ -16,7 +18,8 @@ export class RuncExitError extends EmergenceError {
 
   constructor (args: string[], exitCode: number | null, stderr: string) {
     const detail = stderr.trim().split('\n').slice(-3).join(' ').slice(0, 1000)
-    super(`runc ${args.find(a => !a.startsWith('-') && a !== '') ?? ''} failed (exit ${String(exitCode)})${detail !== '' ? `: ${detail}` : ''}`, { code: 'RUNC_FAILED' })
+    const command = args.find(a => RUNC_COMMANDS.has(a)) ?? ''
+    super(`runc ${command} failed (exit ${String(exitCode)})${detail !== '' ? `: ${detail}` : ''}`, { code: 'RUNC_FAILED' })
     this.args = args
     this.exitCode = exitCode
     this.stderr = stderr

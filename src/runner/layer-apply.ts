@@ -122,7 +122,10 @@ export class LayerApplier {
       this.invalidate()
     }
     if (!this.knownDirs.has(dirRel)) {
-      await mkdir(this.abs(dirRel), { recursive: true, mode: 0o777 })
+      const first = await mkdir(this.abs(dirRel), { recursive: true, mode: 0o777 })
+      // Creating missing ancestors changed a directory that is not this entry's parent: umoci leaves such a
+      // change in place, so forget the times we would have put back (a later child records them afresh).
+      if (first !== undefined) this.dirTimes.delete(splitName(first.slice(this.root.length + 1)).parent)
       this.knownDirs.add(dirRel)
     }
     const meta = entryMeta(header)
@@ -201,26 +204,31 @@ export class LayerApplier {
 
   private async whiteout (dirRel: string, base: string, name: string): Promise<void> {
     if (base === OPAQUE_WHITEOUT) {
-      await this.removeLower(dirRel, true)
+      await this.removeLower(dirRel, dirRel, true)
       return
     }
     const victim = base.slice(WHITEOUT_PREFIX.length)
     if (victim === '' || victim === '.' || victim === '..') throw new InvalidLayerError(name, 'a whiteout must name a file (bare .wh.)')
-    await this.removeLower(joinRel(dirRel, victim), false)
+    await this.removeLower(joinRel(dirRel, victim), dirRel, false)
   }
 
-  /** Removes `rel` unless this layer wrote it; for what it wrote, looks at the children (keep: opaque dir itself). */
-  private async removeLower (rel: string, keep: boolean): Promise<void> {
+  /**
+   * Removes `rel` unless this layer wrote it; for what it wrote, looks at the children (`keep`: the opaque
+   * directory itself). `entryDir` is the whiteout's own directory, whose times are put back at the end.
+   */
+  private async removeLower (rel: string, entryDir: string, keep: boolean): Promise<void> {
     const path = this.abs(rel)
     const info = await lstatOrUndefined(path)
     if (info === undefined) return
     if (!keep && !this.upper.has(rel)) {
       await rm(path, { recursive: true, force: true })
       this.invalidate()
+      const parent = splitName(rel).parent
+      if (parent !== entryDir) this.dirTimes.delete(parent)
       return
     }
     if (!info.isDirectory()) return
-    for (const child of await readdir(path)) await this.removeLower(joinRel(rel, child), false)
+    for (const child of await readdir(path)) await this.removeLower(joinRel(rel, child), entryDir, false)
   }
 
   private invalidate (): void {

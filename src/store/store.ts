@@ -5,7 +5,7 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isErrno } from '../util/errors.ts'
-import { processAlive } from '../util/fs.ts'
+import { processAlive, writeFileAtomic } from '../util/fs.ts'
 import { parseDigest, type Digest } from '../oci/digest.ts'
 import { parseReference, formatReference } from '../oci/reference.ts'
 import { sniffMediaType } from '../oci/walk.ts'
@@ -21,6 +21,9 @@ import { RefStore, emptyIndex } from './refs.ts'
 import { verifyStore, type VerifyResult } from './verify.ts'
 
 export const IMAGE_LAYOUT_VERSION = '1.0.0'
+
+/** Entries `ensureLayout` creates (blobs/ first) before `oci-layout`; seen without it, another process is creating the layout. */
+const CREATING_ENTRIES = new Set(['.emergence', 'blobs', 'index.json'])
 
 export class Store {
   readonly paths: LayoutPaths
@@ -56,14 +59,16 @@ export class Store {
       if (!isErrno(err, 'ENOENT')) throw err
     }
     if (layout === undefined) {
-      const entries = (await readdir(this.root)).filter(name => name !== '.emergence')
-      if (entries.length > 0) throw new NotALayoutError(this.root, 'the directory is not empty and has no oci-layout file')
+      // Another process may be creating the layout right now: what it writes before oci-layout is no foreign content.
+      const names = await readdir(this.root)
+      const foreign = names.some(name => !CREATING_ENTRIES.has(name)) || (names.includes('index.json') && !names.includes('blobs'))
+      if (foreign) throw new NotALayoutError(this.root, 'the directory is not empty and has no oci-layout file')
       await mkdir(join(this.paths.blobsDir, 'sha256'), { recursive: true })
       await writeFile(this.paths.indexFile, JSON.stringify(emptyIndex(), null, 2) + '\n', { flag: 'wx' }).catch(err => {
         if (!isErrno(err, 'EEXIST')) throw err
       })
-      // oci-layout last: its presence says the layout is complete.
-      await writeFile(this.paths.layoutFile, JSON.stringify({ imageLayoutVersion: IMAGE_LAYOUT_VERSION }))
+      // oci-layout last, atomically: its presence says the layout is complete, and nobody reads it half-written.
+      await writeFileAtomic(this.paths.layoutFile, JSON.stringify({ imageLayoutVersion: IMAGE_LAYOUT_VERSION }), this.paths.tmpDir)
       return
     }
     let version: unknown

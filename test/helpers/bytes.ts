@@ -7,10 +7,21 @@ export function sha256 (data: Uint8Array | string): Digest {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`
 }
 
-/** Chunk `index` of a deterministic stream: the same on every run and in every process. */
+const bases = new Map<number, Buffer>()
+
+/**
+ * Chunk `index` of a deterministic stream: the same on every run and in every process. Chunks of one size share
+ * a pseudo-random base and differ in their first 4 bytes (the index), so no two chunks are alike.
+ */
 export function patternChunk (index: number, size: number): Buffer {
-  const chunk = Buffer.alloc(size)
-  for (let i = 0; i < size; i += 4) chunk.writeUInt32LE(((index + 1) * 2654435761 + i * 40503) >>> 0, i)
+  let base = bases.get(size)
+  if (base === undefined) {
+    base = Buffer.alloc(size)
+    for (let i = 0; i + 4 <= size; i += 4) base.writeUInt32LE((Math.imul(i + 1, 2654435761) ^ (i >>> 7)) >>> 0, i)
+    bases.set(size, base)
+  }
+  const chunk = Buffer.from(base)
+  chunk.writeUInt32LE(index >>> 0, 0)
   return chunk
 }
 

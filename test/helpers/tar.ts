@@ -1,5 +1,6 @@
 /** Tar archives built in memory with tar-stream, for archives no real tool would write (hostile ones included). */
-import { writeFile } from 'node:fs/promises'
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import tar from 'tar-stream'
 import type { Header } from 'tar-stream'
 
@@ -31,7 +32,7 @@ export async function tarBuffer (entries: TarEntry[]): Promise<Buffer> {
     await new Promise<void>((resolve, reject) => {
       const callback = (err?: Error | null): void => { if (err != null) reject(err); else resolve() }
       if (entry.data !== undefined) pack.entry(header, Buffer.from(entry.data), callback)
-      else pack.entry(header, callback).end()
+      else pack.entry(header, callback).end(null)
     })
   }
   pack.finalize()
@@ -45,8 +46,6 @@ export async function writeTar (file: string, entries: TarEntry[]): Promise<void
 
 /** Entries for every directory and file under `dir`, named `<prefix><relative path>` (tar's `./` style if asked). */
 export async function directoryEntries (dir: string, prefix = ''): Promise<TarEntry[]> {
-  const { readdir, readFile, stat } = await import('node:fs/promises')
-  const { join } = await import('node:path')
   const entries: TarEntry[] = []
   const walk = async (rel: string): Promise<void> => {
     for (const name of (await readdir(join(dir, rel))).sort()) {

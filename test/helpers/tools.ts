@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
+import assert from 'node:assert/strict'
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const CLI = join(REPO_ROOT, 'bin', 'emergence')
@@ -48,4 +49,19 @@ export async function deadPid (): Promise<number> {
   await new Promise(resolve => child.on('exit', resolve))
   if (child.pid === undefined) throw new Error('no pid')
   return child.pid
+}
+
+/**
+ * A failed CLI run: a non-zero exit and exactly one stderr line starting with `emergence: error:`, the last one
+ * (progress lines may come before it), and no stack trace. Returns that line.
+ */
+export function assertCliError (result: RunResult): string {
+  assert.notEqual(result.code, 0, `expected a failure, stdout: ${result.stdout}`)
+  const lines = result.stderr.split('\n').filter(l => l !== '')
+  const errors = lines.filter(l => l.startsWith('emergence: error:'))
+  assert.equal(errors.length, 1, `stderr: ${result.stderr}`)
+  assert.equal(lines.at(-1), errors[0], `stderr: ${result.stderr}`)
+  assert.equal(lines.some(l => /^\s+at /.test(l)), false, `stderr: ${result.stderr}`)
+  assert.match(errors[0] ?? '', /^emergence: error: \S/)
+  return errors[0] ?? ''
 }

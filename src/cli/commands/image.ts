@@ -1,9 +1,24 @@
 /** `emergence image ...`: import, list, inspect, export, remove and pin images in the local store. */
 import type { Command } from 'commander'
+import type { Digest } from '../../oci/digest.ts'
+import { walkImage } from '../../oci/walk.ts'
+import type { Store } from '../../store/store.ts'
 import { importArchive, importLayout, splitLayoutArgument, exportImage, type ImportedImage } from '../../image/index.ts'
 import { describeImage, listImages } from '../../image/describe.ts'
+import { RefNotFoundError } from '../../store/errors.ts'
 import { contextOf } from '../context.ts'
 import { formatBytes, table } from '../output.ts'
+import { notifyDaemon } from './node.ts'
+
+/** Every blob of the given images, for announcing them. */
+async function blobsOf (store: Store, roots: Digest[]): Promise<Digest[]> {
+  const all = new Set<Digest>()
+  for (const root of roots) {
+    const { descriptor } = await store.resolve(root)
+    for (const digest of await walkImage([descriptor], async d => await store.blobs.readBytes(d.digest))) all.add(digest)
+  }
+  return [...all]
+}
 
 function importedText (images: ImportedImage[]): string {
   return images.map(i => `imported ${i.ref} ${i.digest} (${i.blobs} blobs, ${i.newBlobs} new, ${formatBytes(i.bytesWritten)} written)`).join('\n')
@@ -34,6 +49,7 @@ export function registerImageCommands (program: Command): void {
         images = await importLayout(store, dir, { ...common, ...(sourceRef !== undefined ? { sourceRef } : {}) })
       }
       ctx.output.done()
+      await notifyDaemon(ctx, '/v1/announce', await blobsOf(store, images.map(i => i.digest)))
       ctx.output.result(images, () => importedText(images))
     })
 
@@ -73,12 +89,14 @@ export function registerImageCommands (program: Command): void {
     .action(async (refs: string[], _options: unknown, command: Command) => {
       const ctx = contextOf(command)
       const store = await ctx.openStore()
+      // Check every argument names a tag before removing any: a digest resolves to an image but is no ref.
       const removed: string[] = []
       for (const reference of refs) {
         const { ref } = await store.resolve(reference)
-        await store.refs.remove(ref)
+        if (await store.refs.get(ref) === undefined) throw new RefNotFoundError(reference)
         removed.push(ref)
       }
+      for (const ref of removed) await store.refs.remove(ref)
       ctx.output.result({ removed }, () => removed.map(r => `removed ${r}`).join('\n'))
     })
 

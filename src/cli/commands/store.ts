@@ -1,8 +1,9 @@
 /** `emergence gc` and `emergence store ...`: garbage collection and integrity checks of the local store. */
-import type { Command } from 'commander'
+import { InvalidArgumentError, type Command } from 'commander'
 import { EmergenceError } from '../../util/errors.ts'
 import { contextOf } from '../context.ts'
 import { formatBytes } from '../output.ts'
+import { notifyDaemon } from './node.ts'
 
 /** Raised by `store verify` so that a corrupt store exits non-zero. */
 export class StoreCorruptError extends EmergenceError {
@@ -11,14 +12,22 @@ export class StoreCorruptError extends EmergenceError {
   }
 }
 
+/** `--grace` must be a number: NaN would compare false against every blob's age and disable the grace period. */
+function parseSeconds (value: string): number {
+  const seconds = Number(value)
+  if (value.trim() === '' || !Number.isFinite(seconds) || seconds < 0) throw new InvalidArgumentError('expected a number of seconds (0 or more)')
+  return seconds
+}
+
 export function registerStoreCommands (program: Command): void {
   program.command('gc')
     .description('delete blobs that no image ref, pin or in-flight write references')
     .option('--dry-run', 'only report what would be deleted')
-    .option('--grace <seconds>', 'keep blobs written less than this many seconds ago', '60')
-    .action(async (options: { dryRun?: boolean, grace: string }, command: Command) => {
+    .option('--grace <seconds>', 'keep blobs written less than this many seconds ago', parseSeconds, 60)
+    .action(async (options: { dryRun?: boolean, grace: number }, command: Command) => {
       const ctx = contextOf(command)
-      const result = await (await ctx.openStore()).gc({ dryRun: options.dryRun === true, graceMs: Number(options.grace) * 1000 })
+      const result = await (await ctx.openStore()).gc({ dryRun: options.dryRun === true, graceMs: options.grace * 1000 })
+      if (options.dryRun !== true) await notifyDaemon(ctx, '/v1/withdraw', result.removed.map(r => r.digest))
       ctx.output.result(result, () => `${options.dryRun === true ? 'would remove' : 'removed'} ${result.removed.length} blobs (${formatBytes(result.freedBytes)}), kept ${result.kept}`)
     })
 

@@ -12,8 +12,8 @@ import { join } from 'node:path'
 import { Store } from '../../../src/store/store.ts'
 import { loadImage } from '../../../src/runner/image.ts'
 import { unpackRootfs } from '../../../src/runner/unpack.ts'
-import { buildTar, ingestLayout, run, umoci, writeLayout } from './helpers/images.ts'
-import { diffTrees, snapshotTree } from './helpers/tree.ts'
+import { buildTar, ingestLayout, run, umoci } from './helpers/images.ts'
+import { diffTrees, snapshotTree, stampTimes } from './helpers/tree.ts'
 
 async function populateBase (r: string): Promise<void> {
   await mkdir(join(r, 'etc'), { recursive: true })
@@ -89,10 +89,12 @@ describe('unpack compared with umoci', () => {
     await umoci('new', '--image', `${layout}:t`)
     await umoci('unpack', '--image', `${layout}:t`, bundle)
     await populateBase(join(bundle, 'rootfs'))
+    await stampTimes(join(bundle, 'rootfs'), new Date('2021-01-01T00:00:00Z'))
     await umoci('repack', '--image', `${layout}:t`, bundle)
     await rm(bundle, { recursive: true })
     await umoci('unpack', '--image', `${layout}:t`, bundle)
     await changeInLayer2(join(bundle, 'rootfs'))
+    await stampTimes(join(bundle, 'rootfs'), new Date('2021-01-01T00:00:00Z'))
     await umoci('repack', '--image', `${layout}:t`, bundle)
     await rm(bundle, { recursive: true })
     // umoci never writes opaque whiteouts: add a layer that has one after a new entry of the same directory,

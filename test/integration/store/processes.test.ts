@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { readdir } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Store } from '../../../src/store/store.ts'
@@ -12,7 +12,7 @@ import { patternDigest } from '../../helpers/bytes.ts'
 import { spawnNodeScript } from '../../helpers/client.ts'
 import { blobsOnDisk, listDir, putImage } from '../../helpers/store.ts'
 import { tempDir } from '../../helpers/temp.ts'
-import { readFile } from 'node:fs/promises'
+import { tool } from '../../helpers/tools.ts'
 
 const CLIENT = fileURLToPath(new URL('./fixtures/store-client.ts', import.meta.url))
 
@@ -79,5 +79,20 @@ test('ref updates from two processes at once are all kept in index.json', async 
   const index = parseIndex(await readFile(store.paths.indexFile))
   assert.equal(index.manifests.length, 30)
   assert.equal((await store.refs.list()).filter(e => e.ref.startsWith('a:')).length, 15)
+  // umoci, the reference implementation, reads the result as a valid layout index.
+  const listed = (await tool('umoci', ['ls', '--layout', root])).trim().split('\n').sort()
+  assert.deepEqual(listed, (await store.refs.list()).map(e => e.ref).sort())
+  assert.equal(listed.length, 30)
   assert.deepEqual(await listDir(store.paths.tmpDir), [])
+})
+
+test('processes opening a fresh store at once all succeed and leave one valid layout', async (t) => {
+  const root = join(await tempDir(t), 'store')
+  const clients = [0, 1, 2, 3].map(() => spawnNodeScript(t, CLIENT, [root, 'open']))
+  await Promise.all(clients.map(async c => { await c.waitFor('ready') }))
+  for (const c of clients) c.child.stdin.end('go\n')
+  for (const exit of await Promise.all(clients.map(async c => await c.exited))) assert.equal(exit.code, 0, exit.stderr)
+  assert.deepEqual(JSON.parse(await readFile(join(root, 'oci-layout'), 'utf8')), { imageLayoutVersion: '1.0.0' })
+  assert.deepEqual(parseIndex(await readFile(join(root, 'index.json'))).manifests, [])
+  assert.equal((await tool('umoci', ['ls', '--layout', root])).trim(), '')
 })

@@ -1,8 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { formatReference, isValidName, isValidTag, parseReference } from '../../../src/oci/reference.ts'
+import type { Digest } from '../../../src/oci/digest.ts'
 
-const DIGEST = `sha256:${'c'.repeat(64)}`
+const DIGEST: Digest = `sha256:${'c'.repeat(64)}`
 
 test('parses names, tags and digests', () => {
   assert.deepEqual(parseReference('busybox'), { name: 'busybox', tag: 'latest' })

@@ -1,5 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { collect, sha256, throttled } from '../../helpers/bytes.ts'
@@ -122,7 +123,6 @@ test('refuses invalid digests before touching the disk', async (t) => {
 
 test('stores sha512 blobs under blobs/sha512', async (t) => {
   const store = await tempStore(t)
-  const { createHash } = await import('node:crypto')
   const digest = `sha512:${createHash('sha512').update(DATA).digest('hex')}` as Digest
   await store.blobs.write(digest, chunks())
   assert.deepEqual(await listDir(`${store.paths.blobsDir}/sha512`), [digest.slice(7)])

@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile, stat } from 'node:fs/promises'
+import { Readable } from 'node:stream'
 import { patternChunk, sha256 } from '../../helpers/bytes.ts'
 import { blobsOnDisk, listDir, tempStore } from '../../helpers/store.ts'
 
@@ -45,12 +46,12 @@ test('state survives close and reopen; the data recorded in it is kept', async (
 test('append continues after the verified prefix', async (t) => {
   const store = await tempStore(t)
   const first = await store.openPartial(DIGEST, DATA.byteLength)
-  await first.append([piece(0), piece(1)])
+  await first.append(Readable.from([piece(0), piece(1)]))
   assert.equal(first.contiguous, 2 * PIECE)
   await first.close()
   const second = await store.openPartial(DIGEST, DATA.byteLength)
   assert.equal(second.contiguous, 2 * PIECE)
-  await second.append([piece(2), piece(3)])
+  await second.append(Readable.from([piece(2), piece(3)]))
   await second.commit()
   assert.deepEqual(await store.blobs.readBytes(DIGEST), DATA)
 })

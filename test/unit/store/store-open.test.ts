@@ -13,7 +13,7 @@ test('creates the layout in an absent or empty directory', async (t) => {
   const root = join(await tempDir(t), 'a', 'b')
   const store = await Store.open(root)
   assert.equal(store.root, root)
-  assert.deepEqual(await listDir(root), ['blobs', 'index.json', 'oci-layout'])
+  assert.deepEqual(await listDir(root), ['.emergence', 'blobs', 'index.json', 'oci-layout'])
   assert.deepEqual(await listDir(join(root, 'blobs')), ['sha256'])
   const empty = await tempDir(t)
   await Store.open(empty)
@@ -46,6 +46,20 @@ test('refuses a non-empty directory that is not a layout, and changes nothing in
   const before = snapshotLines(await snapshotTree(root))
   await assert.rejects(Store.open(root), { name: 'NotALayoutError', code: 'LAYOUT_INVALID' })
   assert.deepEqual(snapshotLines(await snapshotTree(root)), before)
+  // An index.json of someone else's (no blobs/ beside it) is foreign content too.
+  const other = await tempDir(t)
+  await writeFile(join(other, 'index.json'), '{"not":"a layout"}')
+  await assert.rejects(Store.open(other), { name: 'NotALayoutError' })
+  assert.deepEqual(await listDir(other), ['index.json'])
+})
+
+test('completes a layout another process left without its oci-layout file', async (t) => {
+  const root = await tempDir(t)
+  await mkdir(join(root, 'blobs', 'sha256'), { recursive: true })
+  await writeFile(join(root, 'index.json'), '{"schemaVersion":2,"manifests":[]}')
+  const store = await Store.open(root)
+  assert.deepEqual(await listDir(root), ['.emergence', 'blobs', 'index.json', 'oci-layout'])
+  assert.deepEqual(await store.refs.list(), [])
 })
 
 test('refuses an unsupported or unreadable oci-layout', async (t) => {

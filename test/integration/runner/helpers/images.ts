@@ -60,7 +60,9 @@ export async function buildTar (entries: TarEntry[]): Promise<Buffer> {
   const chunks: Buffer[] = []
   const done = (async () => { for await (const chunk of archive) chunks.push(chunk as Buffer) })()
   for (const { header, content } of entries) {
-    const body = content === undefined ? undefined : Buffer.from(content)
+    const isFile = header.type === undefined || header.type === 'file'
+    // A file entry without a buffer would wait for streamed content: give it an empty one.
+    const body = content !== undefined ? Buffer.from(content) : isFile ? Buffer.alloc(0) : undefined
     const full = { mode: header.type === 'directory' ? 0o755 : 0o644, mtime: new Date(1_600_000_000_000), uid: 0, gid: 0, ...header }
     await new Promise<void>((resolve, reject) => {
       const callback = (err?: Error | null): void => { if (err != null) reject(err); else resolve() }
@@ -120,4 +122,30 @@ export async function writeLayout (layoutDir: string, tag: string, image: Handma
   const index = { schemaVersion: 2, manifests: [{ ...manifestDescriptor, annotations: { [REF_NAME_ANNOTATION]: tag } }] }
   await writeFile(join(layoutDir, 'index.json'), JSON.stringify(index))
   return manifestDescriptor
+}
+
+/**
+ * A one-layer image with Debian's static busybox as /bin/busybox, applet symlinks, and a user `app`
+ * (1000:1000, home /home/app, also in group `extra`).
+ */
+export async function busyboxLayer (): Promise<Buffer> {
+  const busybox = await readFile('/bin/busybox')
+  const applets = ['sh', 'echo', 'cat', 'id', 'sleep', 'ls', 'grep', 'pwd', 'env', 'true']
+  return await buildTar([
+    { header: { name: 'bin/', type: 'directory' } },
+    { header: { name: 'bin/busybox', type: 'file', mode: 0o755 }, content: busybox },
+    ...applets.map(name => ({ header: { name: `bin/${name}`, type: 'symlink' as const, linkname: 'busybox' } })),
+    { header: { name: 'etc/', type: 'directory' } },
+    { header: { name: 'etc/passwd', type: 'file' }, content: 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n' },
+    { header: { name: 'etc/group', type: 'file' }, content: 'root:x:0:\napp:x:1000:\nextra:x:2000:app\n' },
+    { header: { name: 'home/app/', type: 'directory', uid: 1000, gid: 1000 } },
+    { header: { name: 'tmp/', type: 'directory', mode: 0o1777 } }
+  ])
+}
+
+/** Deletes every runc container under `runcRoot` (tests call it in `after`, whatever happened). */
+export async function deleteAllContainers (runcRoot: string): Promise<void> {
+  const out = await run('runc', ['--root', runcRoot, 'list', '--format', 'json']).catch(() => 'null')
+  const list = JSON.parse(out.trim() === '' ? 'null' : out) as Array<{ id: string }> | null
+  for (const { id } of list ?? []) await run('runc', ['--root', runcRoot, 'delete', '--force', id]).catch(() => {})
 }

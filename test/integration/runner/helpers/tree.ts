@@ -1,7 +1,7 @@
 /** A snapshot of a directory tree (types, modes, owners, link targets, content hashes, hard links) for comparisons. */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { lstat, readdir, readlink } from 'node:fs/promises'
+import { lstat, lutimes, readdir, readlink } from 'node:fs/promises'
 import { join } from 'node:path'
 
 export interface NodeInfo {
@@ -33,15 +33,21 @@ async function sha256File (path: string): Promise<string> {
   return hash.digest('hex')
 }
 
-/** Maps each path ('' for the root) to what it is. `mtimes: false` leaves times out. */
-export async function snapshotTree (root: string, options: { mtimes?: boolean } = {}): Promise<Map<string, NodeInfo>> {
+/** Times after this are "now": an unpack sets them when it creates a directory no entry describes. */
+const RECENT_MS = Date.now() - 5_000
+
+/**
+ * Maps each path ('' for the root) to what it is. Modification times are compared to the second, except that
+ * any time since the test process started reads as -1 (when exactly "now" was differs between two unpacks).
+ */
+export async function snapshotTree (root: string): Promise<Map<string, NodeInfo>> {
   const nodes = new Map<string, NodeInfo>()
   const inodes = new Map<number, string[]>()
   const walk = async (rel: string): Promise<void> => {
     const path = rel === '' ? root : join(root, rel)
     const info = await lstat(path)
     const node: NodeInfo = { type: typeOf(info), mode: (info.mode & 0o7777).toString(8), owner: `${info.uid}:${info.gid}` }
-    if (options.mtimes !== false && node.type !== 'symlink') node.mtime = Math.floor(info.mtimeMs / 1000)
+    if (node.type !== 'symlink') node.mtime = info.mtimeMs >= RECENT_MS ? -1 : Math.floor(info.mtimeMs / 1000)
     if (node.type === 'file') {
       node.size = info.size
       node.sha256 = await sha256File(path)
@@ -64,6 +70,15 @@ export async function snapshotTree (root: string, options: { mtimes?: boolean } 
     }
   }
   return nodes
+}
+
+/** Sets the times of everything under `root` (itself included) to `date`, children before parents. */
+export async function stampTimes (root: string, date: Date): Promise<void> {
+  const info = await lstat(root)
+  if (info.isDirectory()) {
+    for (const name of await readdir(root)) await stampTimes(join(root, name), date)
+  }
+  await lutimes(root, date, date)
 }
 
 /** Human-readable differences between two snapshots; empty when they are the same. */

@@ -1,0 +1,138 @@
+/** `emergence node start|status|stop`, `emergence peers`, `emergence pull`: the node daemon and the network. */
+import type { Command } from 'commander'
+import { loadConfig, type ConfigOverrides } from '../../daemon/config.ts'
+import { Daemon, socketPath, type NodeStatus } from '../../daemon/daemon.ts'
+import { controlRequest } from '../../daemon/control-client.ts'
+import { parseRate } from '../../daemon/config.ts'
+import type { PullProgress } from '../../p2p/progress.ts'
+import { contextOf, type CliContext } from '../context.ts'
+import { formatBytes, table } from '../output.ts'
+
+function splitList (value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map(s => s.trim()).filter(s => s !== '')]
+}
+
+interface StartOptions {
+  listen?: string[]
+  bootstrap?: string[]
+  allow?: string[]
+  trusted?: string[]
+  mdns?: boolean
+  config?: string
+  uploadLimit?: string
+  downloadLimit?: string
+}
+
+function overrides (options: StartOptions): ConfigOverrides {
+  return {
+    ...(options.listen !== undefined ? { listen: options.listen } : {}),
+    ...(options.bootstrap !== undefined ? { bootstrap: options.bootstrap } : {}),
+    ...(options.allow !== undefined ? { allowList: options.allow } : {}),
+    ...(options.trusted !== undefined ? { trustedPeers: options.trusted } : {}),
+    ...(options.mdns === false ? { mdns: false } : {}),
+    ...(options.uploadLimit !== undefined ? { uploadLimit: parseRate(options.uploadLimit) } : {}),
+    ...(options.downloadLimit !== undefined ? { downloadLimit: parseRate(options.downloadLimit) } : {})
+  }
+}
+
+function progressLine (p: PullProgress): string {
+  const pct = p.bytesTotal > 0 ? Math.floor(100 * p.bytesDone / p.bytesTotal) : 0
+  const eta = p.rate > 0 && p.bytesTotal > p.bytesDone ? ` eta ${Math.ceil((p.bytesTotal - p.bytesDone) / p.rate)}s` : ''
+  return `${p.ref}: ${p.phase} ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)} (${pct}%) ${formatBytes(p.rate)}/s from ${p.peers} peer(s), blobs ${p.blobsDone}/${p.blobsTotal}${eta}`
+}
+
+async function request (ctx: CliContext, method: string, path: string, body?: unknown): Promise<unknown> {
+  return await controlRequest(socketPath(ctx.dataDir), method, path, body !== undefined ? { body } : {})
+}
+
+/** Tells a running daemon about blobs that came or went by other means (import, gc); silent when none runs. */
+export async function notifyDaemon (ctx: CliContext, path: '/v1/announce' | '/v1/withdraw', digests: string[]): Promise<void> {
+  if (digests.length === 0) return
+  await request(ctx, 'POST', path, { digests }).catch(() => undefined)
+}
+
+export function registerNodeCommands (program: Command): void {
+  const node = program.command('node').description('run and query the local Emergence node')
+
+  node.command('start')
+    .description('run the node in the foreground (libp2p peer, blob exchange, control socket in the data dir)')
+    .option('--listen <multiaddrs>', 'listen addresses, comma-separated (default /ip4/0.0.0.0/tcp/7701)', splitList)
+    .option('--bootstrap <multiaddrs>', 'peers to connect to, /ip4/.../tcp/.../p2p/<id>, comma-separated', splitList)
+    .option('--allow <peer-ids>', 'only these peers may connect (allow-list), comma-separated', splitList)
+    .option('--trusted <peer-ids>', 'peers trusted to resolve name:tag (default: every allowed peer)', splitList)
+    .option('--no-mdns', 'do not discover peers on the LAN')
+    .option('--upload-limit <rate>', 'upload limit in bytes/s, e.g. 50M')
+    .option('--download-limit <rate>', 'download limit in bytes/s, e.g. 50M')
+    .option('--config <file>', 'YAML config file (default: <data-dir>/config.yaml)')
+    .action(async (options: StartOptions, command: Command) => {
+      const ctx = contextOf(command)
+      const config = await loadConfig(ctx.dataDir, { ...(options.config !== undefined ? { configFile: options.config } : {}), flags: overrides(options) })
+      const daemon = await Daemon.start(config)
+      const status = await daemon.status()
+      ctx.output.result({ started: status }, () => `node ${status.peerId} listening on\n${status.addresses.map(a => `  ${a}`).join('\n')}\ncontrol socket ${socketPath(ctx.dataDir)} (Ctrl-C stops)`)
+      const stop = (): void => { void daemon.stop() }
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+      await daemon.done
+    })
+
+  node.command('status')
+    .description('show the running node: peer id, addresses, peers, bytes served and received')
+    .action(async (_options: unknown, command: Command) => {
+      const ctx = contextOf(command)
+      const status = await request(ctx, 'GET', '/v1/status') as NodeStatus
+      ctx.output.result(status, () => [
+        `peer id   ${status.peerId}`,
+        ...status.addresses.map((a, i) => `${i === 0 ? 'addresses' : '         '} ${a}`),
+        `peers     ${status.peers}`,
+        `images    ${status.images}`,
+        `served    ${formatBytes(status.servedBytes)}`,
+        `received  ${formatBytes(status.receivedBytes)}`,
+        `uptime    ${status.uptimeSeconds}s`
+      ].join('\n'))
+    })
+
+  node.command('stop')
+    .description('stop the running node')
+    .action(async (_options: unknown, command: Command) => {
+      const ctx = contextOf(command)
+      await request(ctx, 'POST', '/v1/stop')
+      ctx.output.result({ stopped: true }, () => 'node stopping')
+    })
+
+  node.command('dial')
+    .description('connect the running node to a peer')
+    .argument('<multiaddr>', '/ip4/<ip>/tcp/<port>/p2p/<peer id>')
+    .action(async (address: string, _options: unknown, command: Command) => {
+      const ctx = contextOf(command)
+      const result = await request(ctx, 'POST', '/v1/dial', { address }) as { peerId: string }
+      ctx.output.result(result, () => `connected to ${result.peerId}`)
+    })
+
+  program.command('peers')
+    .description('list the peers the running node is connected to')
+    .action(async (_options: unknown, command: Command) => {
+      const ctx = contextOf(command)
+      const peers = await request(ctx, 'GET', '/v1/peers') as Array<{ peerId: string, address: string, servedBytes: number, receivedBytes: number }>
+      ctx.output.result(peers, () => peers.length === 0
+        ? 'no peers'
+        : table(['PEER', 'ADDRESS', 'SERVED', 'RECEIVED'], peers.map(p => [p.peerId, p.address, formatBytes(p.servedBytes), formatBytes(p.receivedBytes)])))
+    })
+
+  program.command('pull')
+    .description('pull an image from the peers that have it, verifying every piece (needs a running node)')
+    .argument('<ref>', 'name:tag (resolved by trusted peers) or name@sha256:... / sha256:... (no trust needed)')
+    .option('--platform <os/arch>', 'platform to pick from a multi-platform index (default: this host)')
+    .option('--tag <name:tag>', 'store the image under this ref')
+    .action(async (ref: string, options: { platform?: string, tag?: string }, command: Command) => {
+      const ctx = contextOf(command)
+      const body = { ref, ...(options.platform !== undefined ? { platform: options.platform } : {}), ...(options.tag !== undefined ? { tagAs: options.tag } : {}) }
+      const result = await controlRequest(socketPath(ctx.dataDir), 'POST', '/v1/pull', {
+        body,
+        timeoutMs: 0,
+        onEvent: event => { ctx.output.progress(progressLine(event as PullProgress)) }
+      }) as { ref: string, descriptor: { digest: string }, fetchedBytes: number, fromPeers: Record<string, number> }
+      ctx.output.done()
+      ctx.output.result(result, () => `pulled ${result.ref} ${result.descriptor.digest}: ${formatBytes(result.fetchedBytes)} from ${Object.keys(result.fromPeers).length} peer(s)`)
+    })
+}

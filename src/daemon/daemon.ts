@@ -1,0 +1,158 @@
+/**
+ * The node daemon (`emergence node start`): opens the store, starts the P2P subsystem (libp2p node, blob
+ * exchange, routing, puller), announces what the store holds, and answers the CLI on the control socket.
+ * SIGINT/SIGTERM stop it cleanly.
+ */
+import type { Server } from 'node:http'
+import { join } from 'node:path'
+import { z } from 'zod'
+import { P2P } from '../p2p/service.ts'
+import { parsePlatform } from '../oci/platform.ts'
+import { isDigest, type Digest } from '../oci/digest.ts'
+import { storeRoot } from '../store/paths.ts'
+import { Store } from '../store/store.ts'
+import { EmergenceError } from '../util/errors.ts'
+import { createLogger, type Logger } from '../util/logger.ts'
+import type { NodeConfig } from './config.ts'
+import { startControlServer, stopControlServer, type Routes } from './control-server.ts'
+import { eventsOf } from './events.ts'
+
+export const SOCKET_NAME = 'emergence.sock'
+
+export function socketPath (dataDir: string): string {
+  return join(dataDir, SOCKET_NAME)
+}
+
+const pullSchema = z.object({ ref: z.string().min(1), platform: z.string().optional(), tagAs: z.string().optional() })
+const digestsSchema = z.object({ digests: z.array(z.string().refine(isDigest)) })
+const dialSchema = z.object({ address: z.string().min(1) })
+
+function parseBody<T> (schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body)
+  if (!parsed.success) throw new EmergenceError(`bad request: ${parsed.error.issues[0]?.message ?? 'invalid body'}`, { code: 'BAD_REQUEST' })
+  return parsed.data
+}
+
+export interface NodeStatus {
+  peerId: string
+  addresses: string[]
+  dataDir: string
+  peers: number
+  images: number
+  uptimeSeconds: number
+  servedBytes: number
+  receivedBytes: number
+}
+
+export class Daemon {
+  readonly config: NodeConfig
+  readonly store: Store
+  readonly p2p: P2P
+  private readonly logger: Logger
+  private readonly started = Date.now()
+  private server: Server | undefined
+  private stopping: Promise<void> | undefined
+  private readonly stopped: PromiseWithResolvers<void> = Promise.withResolvers()
+
+  private constructor (config: NodeConfig, store: Store, p2p: P2P, logger: Logger) {
+    this.config = config
+    this.store = store
+    this.p2p = p2p
+    this.logger = logger
+  }
+
+  static async start (config: NodeConfig, logger: Logger = createLogger('daemon')): Promise<Daemon> {
+    const store = await Store.open(storeRoot(config.dataDir))
+    const p2p = await P2P.create({
+      store,
+      identityDir: join(config.dataDir, 'p2p'),
+      listen: config.listen,
+      bootstrap: config.bootstrap,
+      allowList: config.allowList,
+      trustedPeers: config.trustedPeers,
+      mdns: config.mdns,
+      ...(config.uploadLimit > 0 ? { uploadRate: config.uploadLimit } : {}),
+      ...(config.downloadLimit > 0 ? { downloadRate: config.downloadLimit } : {}),
+      logger: createLogger('p2p')
+    })
+    const daemon = new Daemon(config, store, p2p, logger)
+    try {
+      daemon.server = await startControlServer(socketPath(config.dataDir), daemon.routes(), logger)
+    } catch (err) {
+      await p2p.stop()
+      throw err
+    }
+    const announced = await p2p.announceAll()
+    logger.info(`announced ${announced} blobs`)
+    return daemon
+  }
+
+  /** Resolves when the daemon has stopped. */
+  get done (): Promise<void> {
+    return this.stopped.promise
+  }
+
+  async status (): Promise<NodeStatus> {
+    const counters = this.p2p.counters()
+    return {
+      peerId: this.p2p.peerId.toString(),
+      addresses: this.p2p.addresses,
+      dataDir: this.config.dataDir,
+      peers: this.p2p.node.getPeers().length,
+      images: (await this.store.refs.list()).length,
+      uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
+      servedBytes: counters.servedTotal,
+      receivedBytes: counters.receivedTotal
+    }
+  }
+
+  private routes (): Routes {
+    return {
+      'GET /v1/status': async () => await this.status(),
+      'GET /v1/peers': async () => {
+        const counters = this.p2p.counters()
+        return this.p2p.node.getConnections().map(c => ({
+          peerId: c.remotePeer.toString(),
+          address: c.remoteAddr.toString(),
+          servedBytes: counters.served[c.remotePeer.toString()] ?? 0,
+          receivedBytes: counters.received[c.remotePeer.toString()] ?? 0
+        }))
+      },
+      'GET /v1/counters': async () => this.p2p.counters(),
+      'POST /v1/dial': async ({ body }) => ({ peerId: (await this.p2p.dial(parseBody(dialSchema, body).address)).toString() }),
+      'POST /v1/pull': async ({ body, signal }) => {
+        const request = parseBody(pullSchema, body)
+        return eventsOf(async emit => await this.p2p.pullImage(request.ref, {
+          signal,
+          onProgress: emit,
+          ...(request.platform !== undefined ? { platform: parsePlatform(request.platform) } : {}),
+          ...(request.tagAs !== undefined ? { tagAs: request.tagAs } : {})
+        }))
+      },
+      'POST /v1/announce': async ({ body }) => {
+        const { digests } = parseBody(digestsSchema, body)
+        for (const digest of digests) this.p2p.blobAdded(digest as Digest)
+        return { announced: digests.length }
+      },
+      'POST /v1/withdraw': async ({ body }) => {
+        const { digests } = parseBody(digestsSchema, body)
+        for (const digest of digests) await this.p2p.blobRemoved(digest as Digest)
+        return { withdrawn: digests.length }
+      },
+      'POST /v1/stop': async () => {
+        setImmediate(() => { void this.stop() })
+        return { stopping: true }
+      }
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.stopping ??= (async () => {
+      this.logger.info('stopping')
+      if (this.server !== undefined) await stopControlServer(this.server, socketPath(this.config.dataDir))
+      await this.p2p.stop()
+      this.stopped.resolve()
+    })()
+    await this.stopping
+  }
+}

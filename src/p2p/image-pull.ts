@@ -1,0 +1,160 @@
+/**
+ * Pulling an image (design.md "The data a pull moves"): resolve the ref (a tag from trusted peers, a digest
+ * from nobody), fetch the root, pick the platform's manifest from an index, fetch config and layers in
+ * parallel, and write the ref into index.json last, so the image is visible only when all its blobs are. All
+ * blobs are committed under one store lease, released at the end. Only the chosen platform's blobs are
+ * fetched (as containerd does); the ref names the root as resolved, so every peer answers RESOLVE alike.
+ */
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { isDigest, type Digest } from '../oci/digest.ts'
+import { InvalidManifestError } from '../oci/errors.ts'
+import { isIndexMediaType, isManifestMediaType } from '../oci/media-types.ts'
+import { selectPlatform, hostPlatform } from '../oci/platform.ts'
+import { formatReference, parseReference } from '../oci/reference.ts'
+import { MAX_JSON_BYTES, parseIndex, parseManifest, type Descriptor, type Platform } from '../oci/types.ts'
+import { sniffMediaType } from '../oci/walk.ts'
+import type { BlobPullResult } from './blob-pull.ts'
+import { ProgressTracker, type PullProgress } from './progress.ts'
+import type { Puller } from './puller.ts'
+
+export interface PullImageOptions {
+  signal?: AbortSignal
+  /** @default the puller's platform, else the host's */
+  platform?: Platform
+  onProgress?: (progress: PullProgress) => void
+  /** The ref written into index.json. @default `name:tag`, `name@digest`, or the bare digest, as given */
+  tagAs?: string
+}
+
+export interface ImagePullResult {
+  /** The ref written into index.json. */
+  ref: string
+  /** The root as resolved (an index or a manifest); the ref points at it. */
+  descriptor: Descriptor
+  /** The manifest chosen for the platform. */
+  manifest: Descriptor
+  progress: PullProgress
+  /** Verified bytes received from peers, in total and by peer. */
+  fetchedBytes: number
+  fromPeers: Record<string, number>
+}
+
+interface Target { root?: Digest, tag?: string, writeAs: string }
+
+function parseTarget (ref: string, tagAs: string | undefined): Target {
+  if (isDigest(ref)) return { root: ref, writeAs: tagAs ?? ref }
+  const parsed = parseReference(ref)
+  const writeAs = tagAs ?? (parsed.tag !== undefined ? `${parsed.name}:${parsed.tag}` : formatReference(parsed))
+  if (parsed.digest !== undefined) return { root: parsed.digest, writeAs }
+  return { tag: formatReference(parsed), writeAs }
+}
+
+export async function pullImage (puller: Puller, ref: string, options: PullImageOptions = {}): Promise<ImagePullResult> {
+  const target = parseTarget(ref, options.tagAs)
+  const progress = new ProgressTracker(target.writeAs, options.onProgress)
+  const fetched = { bytes: 0, fromPeers: {} as Record<string, number> }
+  const hints: PeerId[] = []
+  // Stops blob pulls still running when another one failed, before the lease goes.
+  const controller = new AbortController()
+  const signal = options.signal !== undefined ? AbortSignal.any([options.signal, controller.signal]) : controller.signal
+  const lease = await puller.store.createLease()
+  const blob: FetchBlob = async (descriptor, maxSize) => {
+    const result = await puller.pullBlob(descriptor, {
+      lease,
+      signal,
+      providers: hints,
+      ...(maxSize !== undefined ? { maxSize } : {}),
+      onStart: (size, resumed) => {
+        if (descriptor.size === undefined) progress.addBlobs(0, size)
+        progress.addBytes(resumed)
+      },
+      onPiece: (peer, bytes) => { progress.addBytes(bytes, peer) }
+    })
+    if (result.alreadyPresent) {
+      if (descriptor.size === undefined) progress.addBlobs(0, result.size)
+      progress.addBytes(result.size)
+    }
+    fetched.bytes += result.fetchedBytes
+    for (const [peer, bytes] of Object.entries(result.fromPeers)) {
+      fetched.fromPeers[peer] = (fetched.fromPeers[peer] ?? 0) + bytes
+      addHint(hints, peer)
+    }
+    progress.blobDone()
+    return result
+  }
+  try {
+    let root: Descriptor
+    if (target.tag !== undefined) {
+      const resolution = await puller.resolve(target.tag, { signal })
+      root = resolution.descriptor
+      hints.push(...resolution.peers)
+    } else {
+      const digest = target.root as Digest
+      progress.addBlobs(1, 0)
+      const result = await blob({ digest }, MAX_JSON_BYTES)
+      root = await describeRoot(puller, digest, result.size)
+    }
+    progress.phase('fetching')
+    const manifest = await fetchManifest(puller, root, target.tag === undefined, options.platform ?? puller.platform ?? hostPlatform(), progress, blob)
+    await puller.store.refs.set(target.writeAs, root)
+    progress.phase('done')
+    return { ref: target.writeAs, descriptor: root, manifest, progress: progress.snapshot(), fetchedBytes: fetched.bytes, fromPeers: fetched.fromPeers }
+  } finally {
+    controller.abort(new Error('image pull ended'))
+    await lease.release()
+  }
+}
+
+type FetchBlob = (descriptor: { digest: Digest, size?: number }, maxSize?: number) => Promise<BlobPullResult>
+
+/** Root (index or manifest) -> the platform's manifest -> config and layers in parallel. */
+async function fetchManifest (puller: Puller, root: Descriptor, rootFetched: boolean, platform: Platform, progress: ProgressTracker, blob: FetchBlob): Promise<Descriptor> {
+  let current = root
+  for (let depth = 0; ; depth++) {
+    if (depth > 0 || !rootFetched) {
+      progress.addBlobs(1, current.size)
+      await blob(current, MAX_JSON_BYTES)
+    }
+    if (isManifestMediaType(current.mediaType)) break
+    if (!isIndexMediaType(current.mediaType) || depth >= 4) throw new InvalidManifestError(`${current.digest} (${current.mediaType}) is neither an image manifest nor an index`)
+    current = selectPlatform(parseIndex(await puller.store.blobs.readBytes(current.digest)).manifests, platform)
+  }
+  const manifest = parseManifest(await puller.store.blobs.readBytes(current.digest))
+  const blobs = [manifest.config, ...manifest.layers]
+  progress.addBlobs(blobs.length, blobs.reduce((sum, d) => sum + d.size, 0))
+  await mapLimit(blobs, puller.parallelBlobs, async d => { await blob(d) })
+  return current
+}
+
+/** A descriptor for a root fetched by digest alone: its media type comes from its bytes. */
+async function describeRoot (puller: Puller, digest: Digest, size: number): Promise<Descriptor> {
+  const mediaType = sniffMediaType(await puller.store.blobs.readBytes(digest))
+  if (mediaType === undefined) throw new InvalidManifestError(`${digest} is neither an image manifest nor an index`)
+  return { mediaType, digest, size }
+}
+
+function addHint (hints: PeerId[], text: string): void {
+  if (hints.some(p => p.toString() === text)) return
+  try {
+    hints.push(peerIdFromString(text))
+  } catch {}
+}
+
+/** Runs `fn` over `items`, `limit` at a time; after a failure no new item starts. */
+async function mapLimit<T> (items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  let failed = false
+  const worker = async (): Promise<void> => {
+    while (next < items.length && !failed) {
+      const item = items[next++] as T
+      try {
+        await fn(item)
+      } catch (err) {
+        failed = true
+        throw err
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+}

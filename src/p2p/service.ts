@@ -1,0 +1,131 @@
+/**
+ * The whole P2P subsystem as the daemon wires it: the libp2p node, the blob exchange, routing (connected-peer
+ * fast path + DHT) and the puller, started and stopped together. The daemon tells it about blobs that appear
+ * or disappear by other means than a pull (import, GC) so that what the node advertises stays true.
+ */
+import type { PeerId } from '@libp2p/interface'
+import type { Digest } from '../oci/digest.ts'
+import type { Store } from '../store/store.ts'
+import { describeError } from '../util/errors.ts'
+import { silentLogger, type Logger } from '../util/logger.ts'
+import type { BlobPullOptions, BlobPullResult } from './blob-pull.ts'
+import { DhtRouting, type DhtRoutingInit } from './dht-routing.ts'
+import { Exchange, type ExchangeInit } from './exchange.ts'
+import type { ImagePullResult, PullImageOptions } from './image-pull.ts'
+import { createNode, parseTcpAddress, type EmergenceNode, type NodeInit } from './node.ts'
+import { PeerExchangeRouting } from './pex-routing.ts'
+import { Puller, type PullerInit } from './puller.ts'
+import { CombinedRouting, type Routing } from './routing.ts'
+import type { TransferCounters } from './stats.ts'
+
+export interface P2PInit extends Omit<NodeInit, 'logger'> {
+  store: Store
+  /** Upload / download limits in bytes per second. */
+  uploadRate?: number
+  downloadRate?: number
+  /** Peer ids whose RESOLVE answers are trusted; empty: every allow-listed peer. */
+  trustedPeers?: string[]
+  exchange?: Omit<ExchangeInit, 'uploadRate' | 'downloadRate' | 'logger'>
+  puller?: Omit<PullerInit, 'trustedPeers' | 'logger'>
+  dht?: Omit<DhtRoutingInit, 'logger'>
+  logger?: Logger
+}
+
+export class P2P {
+  readonly node: EmergenceNode
+  readonly exchange: Exchange
+  readonly dht: DhtRouting
+  readonly routing: Routing
+  readonly puller: Puller
+  private readonly store: Store
+  private readonly logger: Logger
+
+  private constructor (node: EmergenceNode, init: P2PInit) {
+    this.node = node
+    this.store = init.store
+    this.logger = init.logger ?? silentLogger
+    this.exchange = new Exchange({ node, store: init.store }, {
+      ...init.exchange,
+      ...(init.uploadRate !== undefined ? { uploadRate: init.uploadRate } : {}),
+      ...(init.downloadRate !== undefined ? { downloadRate: init.downloadRate } : {}),
+      logger: this.logger
+    })
+    this.dht = new DhtRouting({ contentRouting: node.contentRouting, peerId: node.peerId }, { ...init.dht, logger: this.logger })
+    const pex = new PeerExchangeRouting({ getPeers: () => node.getPeers(), client: this.exchange.client, peerId: node.peerId, learn: entry => this.exchange.learnPeer(entry) })
+    this.routing = new CombinedRouting([pex, this.dht])
+    this.puller = new Puller({ store: init.store, exchange: this.exchange, routing: this.routing, node }, {
+      ...init.puller,
+      ...(init.trustedPeers !== undefined ? { trustedPeers: init.trustedPeers } : {}),
+      logger: this.logger
+    })
+  }
+
+  /** Creates the node (identity, listeners, DHT) and starts serving. */
+  static async create (init: P2PInit): Promise<P2P> {
+    const node = await createNode({ ...init, ...(init.logger !== undefined ? { logger: init.logger } : {}) })
+    const p2p = new P2P(node, init)
+    try {
+      await p2p.exchange.start()
+      p2p.dht.start()
+    } catch (err) {
+      await node.stop()
+      throw err
+    }
+    return p2p
+  }
+
+  get peerId (): PeerId {
+    return this.node.peerId
+  }
+
+  /** Listen addresses with `/p2p/<id>`, for other nodes' bootstrap lists. */
+  get addresses (): string[] {
+    return this.node.getMultiaddrs().map(String)
+  }
+
+  /** Connects to a peer by address (`/ip4/<ip>/tcp/<port>[/p2p/<id>]`); returns its peer id. */
+  async dial (address: string, options: { signal?: AbortSignal } = {}): Promise<PeerId> {
+    const connection = await this.node.dial(parseTcpAddress(address), { signal: options.signal ?? AbortSignal.timeout(10_000) })
+    return connection.remotePeer
+  }
+
+  /** Announces every blob in the store (call once after start: DHT records do not survive a restart). */
+  async announceAll (): Promise<number> {
+    let count = 0
+    for await (const digest of this.store.blobs.list()) {
+      this.blobAdded(digest)
+      count++
+    }
+    return count
+  }
+
+  /** A blob entered the store by other means than a pull (import, build): announce it. */
+  blobAdded (digest: Digest): void {
+    void this.routing.provide(digest).catch(err => { this.logger.debug(`announce of ${digest} failed: ${describeError(err)}`) })
+  }
+
+  /** A blob left the store (GC, delete): stop announcing it and drop its piece list sidecar. */
+  async blobRemoved (digest: Digest): Promise<void> {
+    await this.exchange.holdings.pieceLists.delete(digest)
+    await this.routing.withdraw(digest).catch(err => { this.logger.debug(`withdraw of ${digest} failed: ${describeError(err)}`) })
+  }
+
+  async pullImage (ref: string, options?: PullImageOptions): Promise<ImagePullResult> {
+    return await this.puller.pullImage(ref, options)
+  }
+
+  async pullBlob (descriptor: { digest: Digest, size?: number }, options?: BlobPullOptions): Promise<BlobPullResult> {
+    return await this.puller.pullBlob(descriptor, options)
+  }
+
+  /** Bytes served and received per peer since start. */
+  counters (): TransferCounters {
+    return this.exchange.stats.snapshot()
+  }
+
+  async stop (): Promise<void> {
+    this.dht.stop()
+    await this.exchange.stop()
+    await this.node.stop()
+  }
+}

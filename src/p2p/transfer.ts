@@ -1,0 +1,271 @@
+/**
+ * Moving the pieces of one blob under one piece list: keeps a few GET requests in flight to every usable
+ * holder (scheduler.ts chooses which piece), verifies each piece against the list, writes it into the partial
+ * blob, serves it onward at once (the download is registered with the holdings) and announces the blob after
+ * the first verified piece. A stalled or vanished peer is dropped and its pieces go back to the pool; a peer
+ * that sends a bad piece is banned when its own list agrees with ours there, else left out of this list's
+ * transfer. The verified-piece state is saved to disk at most every `stateSaveMs`, data first.
+ */
+import type { Digest } from '../oci/digest.ts'
+import type { PartialBlob } from '../store/partial.ts'
+import { describeError } from '../util/errors.ts'
+import { Bitfield } from './bitfield.ts'
+import type { PullComponents } from './blob-pull.ts'
+import { ERROR_CODES } from './codec.ts'
+import {
+  InvalidPieceListError, NoProvidersError, NotHaveError, PeerErrorResponse, PeerTimeoutError, PeerUnreachableError,
+  ProtocolViolationError, TruncatedResponseError
+} from './errors.ts'
+import type { ListBook } from './list-book.ts'
+import { sleep } from './limits.ts'
+import { pieceMatches, type PieceList } from './piece-list.ts'
+import { pieceRange } from './pieces.ts'
+import { serializePieces, type PullConfig } from './pull-state.ts'
+import { PieceScheduler } from './scheduler.ts'
+import type { Swarm, SwarmPeer } from './swarm.ts'
+
+export interface TransferContext extends PullComponents {
+  swarm: Swarm
+  lists: ListBook
+  cfg: PullConfig
+  signal: AbortSignal
+  digest: Digest
+  /** The size from a trusted descriptor; a holder reporting another size is lying. */
+  descriptorSize: number | undefined
+}
+
+export interface TransferInit {
+  partial: PartialBlob
+  list: PieceList
+  verified: Bitfield
+  onPiece: (peer: string, bytes: number) => void
+  ban: (peer: string, reason: string) => void
+}
+
+export class Transfer {
+  readonly verified: Bitfield
+  private readonly ctx: TransferContext
+  private readonly init: TransferInit
+  private readonly list: PieceList
+  private readonly scheduler: PieceScheduler
+  private readonly tasks = new Map<string, AbortController>()
+  private readonly seen = new Map<string, number>()
+  private readonly excluded = new Set<string>()
+  private fatal: { error: unknown } | undefined
+  private wake: () => void = () => {}
+  private provided = false
+  private lastActive = Date.now()
+  private lastSave = 0
+  private saving: Promise<void> = Promise.resolve()
+
+  constructor (ctx: TransferContext, init: TransferInit) {
+    this.ctx = ctx
+    this.init = init
+    this.list = init.list
+    this.verified = init.verified
+    this.scheduler = new PieceScheduler({ count: init.verified.length, done: init.verified, endgameDuplicates: ctx.cfg.endgameDuplicates })
+    ctx.swarm.onChange(() => { this.wake() })
+  }
+
+  /** Runs until every piece is verified ('complete'), or until only holders of another list are left ('switch'). */
+  async run (): Promise<'complete' | 'switch'> {
+    const { holdings } = this.ctx.exchange
+    const unregister = holdings.registerDownload({
+      digest: this.ctx.digest,
+      size: this.list.size,
+      list: this.list,
+      verified: this.verified,
+      path: this.init.partial.path,
+      peers: () => this.ctx.swarm.keys()
+    })
+    try {
+      if (this.verified.count() > 0) this.announce()
+      return await this.loop()
+    } finally {
+      for (const controller of this.tasks.values()) controller.abort(new Error('transfer ended'))
+      while (this.tasks.size > 0) await new Promise<void>(resolve => { this.wake = resolve })
+      unregister()
+      await this.saveState(true)
+    }
+  }
+
+  private async loop (): Promise<'complete' | 'switch'> {
+    while (!this.scheduler.isComplete()) {
+      if (this.fatal !== undefined) throw this.fatal.error
+      this.ctx.signal.throwIfAborted()
+      this.syncPeers()
+      this.launch()
+      if (this.tasks.size > 0) {
+        this.lastActive = Date.now()
+      } else {
+        if (this.onlyOtherListsLeft()) return 'switch'
+        if (Date.now() - this.lastActive > this.ctx.cfg.noProvidersTimeoutMs) {
+          throw new NoProvidersError(this.ctx.digest, `for ${this.ctx.cfg.noProvidersTimeoutMs} ms no peer could provide the ${this.scheduler.remaining} missing pieces`)
+        }
+        this.ctx.swarm.discover()
+      }
+      this.ctx.swarm.poll()
+      await Promise.race([new Promise<void>(resolve => { this.wake = resolve }), sleep(this.ctx.cfg.pollMs)])
+      if (this.fatal === undefined) this.maybeSave()
+    }
+    if (this.fatal !== undefined) throw this.fatal.error
+    return 'complete'
+  }
+
+  /** True when every peer left disagrees with our list and another list still has live supporters. */
+  private onlyOtherListsLeft (): boolean {
+    const { swarm, bans, lists } = this.ctx
+    if (this.excluded.size === 0) return false
+    const ours = [...swarm.peers.values()].filter(p => !bans.isBanned(p.key) && !this.excluded.has(p.key))
+    return ours.length === 0 && lists.hasAlternative(p => !bans.isBanned(p) && swarm.peers.has(p))
+  }
+
+  /** Brings the scheduler's view of the peers in line with the swarm's. */
+  private syncPeers (): void {
+    const { swarm, bans } = this.ctx
+    for (const peer of swarm.peers.values()) {
+      if (this.ctx.descriptorSize !== undefined && peer.size !== this.list.size) {
+        this.init.ban(peer.key, `reports ${peer.size} bytes for a ${this.list.size}-byte blob`)
+        continue
+      }
+      const fits = peer.size === this.list.size && (peer.complete || peer.pieceSize === this.list.pieceSize)
+      if (!fits || !swarm.usable(peer) || this.excluded.has(peer.key) || bans.isBanned(peer.key)) {
+        this.removePeer(peer.key)
+        continue
+      }
+      if (this.seen.get(peer.key) === peer.version) continue
+      this.seen.set(peer.key, peer.version)
+      this.scheduler.setPeer(peer.key, peer.complete ? 'all' : (peer.have ?? new Bitfield(this.verified.length)))
+    }
+    for (const key of this.scheduler.peerKeys()) if (!swarm.peers.has(key)) this.removePeer(key)
+  }
+
+  private removePeer (key: string): void {
+    this.seen.delete(key)
+    if (!this.scheduler.hasPeer(key)) return
+    for (const index of this.scheduler.removePeer(key)) this.tasks.get(`${key}/${index}`)?.abort(new Error('peer left'))
+  }
+
+  /** Fills free request slots, peers in random order so no holder is always asked first. */
+  private launch (): void {
+    const keys = this.scheduler.peerKeys().sort(() => Math.random() - 0.5)
+    for (const key of keys) {
+      const peer = this.ctx.swarm.peers.get(key)
+      if (peer === undefined) continue
+      while (this.tasks.size < this.ctx.cfg.maxInflight && this.scheduler.inflightOf(key) < this.ctx.cfg.requestsPerPeer) {
+        const index = this.scheduler.assign(key)
+        if (index === undefined) break
+        this.start(peer, index)
+      }
+    }
+  }
+
+  private start (peer: SwarmPeer, index: number): void {
+    const id = `${peer.key}/${index}`
+    const controller = new AbortController()
+    this.tasks.set(id, controller)
+    this.fetch(peer, index, controller)
+      .catch(err => { this.fatal ??= { error: err } })
+      .finally(() => {
+        this.tasks.delete(id)
+        this.wake()
+      })
+  }
+
+  private async fetch (peer: SwarmPeer, index: number, controller: AbortController): Promise<void> {
+    const signal = AbortSignal.any([this.ctx.signal, controller.signal])
+    try {
+      const piece = { digest: this.ctx.digest, size: this.list.size, pieceSize: this.list.pieceSize, index }
+      const { data, verified } = await this.ctx.exchange.client.getPiece(peer.id, piece, { signal })
+      if (verified !== undefined) this.ctx.swarm.updateHave(peer.key, verified)
+      if (this.verified.has(index)) return
+      if (!pieceMatches(this.list, index, data)) {
+        await this.blame(peer, index)
+        return
+      }
+      await this.init.partial.writeAt(pieceRange(index, this.list.size, this.list.pieceSize).start, data.subarray())
+      if (this.verified.has(index)) return
+      this.verified.set(index)
+      for (const other of this.scheduler.complete(peer.key, index)) this.tasks.get(`${other}/${index}`)?.abort(new Error('piece arrived from another peer'))
+      this.init.onPiece(peer.key, data.byteLength)
+      this.announce()
+    } catch (err) {
+      if (this.ctx.signal.aborted || controller.signal.aborted) return
+      this.penalise(peer, index, err)
+    } finally {
+      this.scheduler.release(peer.key, index)
+    }
+  }
+
+  /** A piece failed the list: the sender lied if its own list agrees with ours there; else the lists disagree. */
+  private async blame (peer: SwarmPeer, index: number): Promise<void> {
+    const { lists } = this.ctx
+    if (lists.supportsCurrent(peer.key)) {
+      this.init.ban(peer.key, `piece ${index} fails the piece list the peer gave`)
+      return
+    }
+    if (!lists.hasListOf(peer.key)) {
+      try {
+        lists.add(peer.key, await this.ctx.exchange.client.pieceList(peer.id, this.ctx.digest, this.list.size, { signal: this.ctx.signal }))
+      } catch (err) {
+        if (err instanceof ProtocolViolationError || err instanceof InvalidPieceListError) this.init.ban(peer.key, `bad piece ${index}, then ${err.message}`)
+        else this.excluded.add(peer.key)
+        return
+      }
+    }
+    if (lists.agreesAt(peer.key, index)) {
+      this.init.ban(peer.key, `served a corrupt piece ${index}`)
+    } else {
+      this.ctx.logger.info(`peer ${peer.key} disagrees with the piece list of ${this.ctx.digest}; leaving it out of this list's transfer`)
+      this.excluded.add(peer.key)
+    }
+  }
+
+  /** What a failed request says about the peer. Local failures (disk) are rethrown and end the pull. */
+  private penalise (peer: SwarmPeer, index: number, err: unknown): void {
+    const { swarm } = this.ctx
+    if (err instanceof NotHaveError) {
+      if (peer.complete || peer.have === undefined) {
+        swarm.drop(peer.key, `lacks piece ${index}`)
+      } else {
+        const have = peer.have.clone()
+        have.clear(index)
+        swarm.updateHave(peer.key, have)
+      }
+    } else if (err instanceof PeerErrorResponse) {
+      if (err.remoteCode === ERROR_CODES.busy) swarm.pause(peer.key, 250)
+      else if (err.remoteCode === ERROR_CODES.pieceSize) this.excluded.add(peer.key)
+      else swarm.drop(peer.key, err.message)
+    } else if (err instanceof ProtocolViolationError || err instanceof InvalidPieceListError) {
+      this.init.ban(peer.key, err.message)
+    } else if (err instanceof PeerTimeoutError || err instanceof TruncatedResponseError || err instanceof PeerUnreachableError) {
+      swarm.drop(peer.key, err.message)
+    } else {
+      throw err
+    }
+  }
+
+  /** Announces the blob once, as soon as one piece is verified (design.md "Swarming without a tracker"). */
+  private announce (): void {
+    if (this.provided) return
+    this.provided = true
+    void this.ctx.routing.provide(this.ctx.digest).catch(err => { this.ctx.logger.debug(`announce of ${this.ctx.digest} failed: ${describeError(err)}`) })
+  }
+
+  private maybeSave (): void {
+    if (Date.now() - this.lastSave < this.ctx.cfg.stateSaveMs) return
+    void this.saveState(false).catch(err => { this.fatal ??= { error: err } })
+  }
+
+  /** Writes the verified pieces and the list into the partial's state file (partial.saveState syncs data first). */
+  private async saveState (force: boolean): Promise<void> {
+    const run = async (): Promise<void> => {
+      if (!force && Date.now() - this.lastSave < this.ctx.cfg.stateSaveMs) return
+      this.lastSave = Date.now()
+      const supporters = this.ctx.lists.supporters
+      await this.init.partial.saveState({ pieces: serializePieces({ list: this.list, verified: this.verified.clone(), supporters }) })
+    }
+    this.saving = this.saving.then(run, run)
+    await this.saving
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The runner: pulled artefacts -> OCI runtime bundle -> runc.
+ *
+ * - `unpackRootfs` applies an image's layers to a new rootfs exactly as `umoci unpack` does (specs.md §2):
+ *   streaming, digest and diff_id verified, whiteouts, every name resolved inside the rootfs; built in a temp
+ *   directory and renamed, so a failure leaves nothing.
+ * - `imageSpec` / `closureSpec` write config.json on `runc spec`'s defaults (specs.md §3).
+ * - `Runtime` drives the runc CLI (run, detached run, state, kill, delete, list) under its own state root.
+ * - `runImage` / `runClosure` do all of it for the CLI; `listContainers`, `stopContainer`, `removeContainer`
+ *   serve `emergence ps/stop/rm` from the container records kept under `<data-dir>/runner/`.
+ *
+ * @example
+ * ```ts
+ * const store = await Store.open(storeRoot(dataDir))
+ * const { exitCode } = await runImage({ store, image: 'library/busybox:1.36', dataDir, command: ['echo', 'hi'], remove: true })
+ * await runClosure({ dataDir, closure: ['/nix/store/<h>-hello', ...], args: ['/nix/store/<h>-hello/bin/hello'] })
+ * ```
+ *
+ * Errors (matched by `name`): RuncNotFoundError, RuncExitError, PlatformMismatchError, EntrypointNotFoundError,
+ * NoCommandError, LayerDigestMismatchError, DiffIdMismatchError, InvalidLayerError, UnsupportedLayerError,
+ * UnpackError, UserNotFoundError, ContainerNotFoundError, InvalidRunRequestError.
+ */
+export * from './errors.ts'
+export { cleanEntryName, resolveInRoot, MAX_SYMLINKS } from './secure-join.ts'
+export { loadImage, type ResolvedImage } from './image.ts'
+export { unpackRootfs, applyLayer, type UnpackOptions } from './unpack.ts'
+export { defaultSpec, DEFAULT_PATH, type RuntimeSpec, type Mount, type SpecOptions } from './spec.ts'
+export { imageSpec, processArgs, processEnv, type ImageSpecOptions, type ProcessOptions } from './image-spec.ts'
+export { resolveUser, resolveUserFrom, type ExecUser } from './user.ts'
+export { findExecutable, checkEntrypoint, type BindMount } from './entrypoint.ts'
+export { closureSpec, createClosureRootfs, closureMounts, isStorePath, type ClosureSpecOptions } from './closure.ts'
+export { Runtime, findInPath, checkContainerId, type RuntimeInit, type RunIo, type ContainerState } from './runtime.ts'
+export { ContainerRecords, RunnerPaths, type ContainerRecord } from './containers.ts'
+export { runImage, runClosure, newContainerId, type RunImageOptions, type RunClosureOptions, type RunCommonOptions, type RunResult } from './run.ts'
+export { listContainers, inspectContainer, stopContainer, removeContainer, type ContainerStatus, type ManageOptions } from './manage.ts'

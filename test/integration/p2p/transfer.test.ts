@@ -1,0 +1,79 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { PIECE, connect, putBlob, randomBlob, startPeer } from './helpers.ts'
+import { Bitfield } from '../../../src/p2p/index.ts'
+
+test('a pull is served by two providers at once, and both are counted', async t => {
+  const [a, b, puller] = await Promise.all([startPeer(t), startPeer(t), startPeer(t)])
+  const blob = randomBlob(3 * 1024 * 1024 + 12345)
+  await putBlob(a.store, blob.bytes)
+  await putBlob(b.store, blob.bytes)
+  await connect(puller, a)
+  await connect(puller, b)
+  const result = await puller.p2p.pullBlob({ digest: blob.digest, size: blob.bytes.byteLength })
+  assert.deepEqual(Buffer.from(await puller.store.blobs.readBytes(blob.digest)), blob.bytes)
+  assert.equal(result.fetchedBytes, blob.bytes.byteLength)
+  const aId = a.p2p.peerId.toString()
+  const bId = b.p2p.peerId.toString()
+  const me = puller.p2p.peerId.toString()
+  assert.ok((result.fromPeers[aId] ?? 0) > 0, 'a served verified pieces')
+  assert.ok((result.fromPeers[bId] ?? 0) > 0, 'b served verified pieces')
+  assert.equal((result.fromPeers[aId] ?? 0) + (result.fromPeers[bId] ?? 0), blob.bytes.byteLength)
+  // Served counts what left each provider (an endgame duplicate may be cut off on the way).
+  assert.ok((a.p2p.counters().served[me] ?? 0) >= (result.fromPeers[aId] ?? 0))
+  assert.ok((b.p2p.counters().served[me] ?? 0) >= (result.fromPeers[bId] ?? 0))
+  assert.equal(puller.p2p.counters().receivedTotal >= blob.bytes.byteLength, true)
+  // The puller now serves the blob itself, with the piece list it was given kept beside it.
+  const have = await a.p2p.exchange.client.have(puller.p2p.peerId, blob.digest)
+  assert.deepEqual(have.have && { complete: have.complete, size: have.size }, { complete: true, size: blob.bytes.byteLength })
+  assert.notEqual(await puller.p2p.exchange.holdings.pieceLists.get(blob.digest, blob.bytes.byteLength), undefined)
+})
+
+test('a partial holder answers HAVE with its verified pieces, serves them, and says NOT_HAVE for the rest', async t => {
+  const [seed, downloader, asker] = await Promise.all([startPeer(t, { uploadRate: 1024 * 1024 }), startPeer(t), startPeer(t)])
+  const blob = randomBlob(2 * 1024 * 1024)
+  await putBlob(seed.store, blob.bytes)
+  await connect(downloader, seed)
+  await connect(asker, downloader)
+  // The seed is slow, so the downloader stays partial for a while.
+  const controller = new AbortController()
+  let firstPiece: () => void = () => {}
+  const gotOne = new Promise<void>(resolve => { firstPiece = resolve })
+  const pulling = downloader.p2p.pullBlob({ digest: blob.digest, size: blob.bytes.byteLength }, {
+    signal: controller.signal,
+    onPiece: () => { firstPiece() }
+  }).catch(err => err)
+  await gotOne
+  const have = await asker.p2p.exchange.client.have(downloader.p2p.peerId, blob.digest)
+  assert.equal(have.have, true)
+  assert.ok(have.have && !have.complete && have.verified instanceof Bitfield)
+  const verified = have.have ? have.verified as Bitfield : new Bitfield(0)
+  assert.ok(verified.count() >= 1 && verified.count() < verified.length)
+  const index = verified.indices().next().value as number
+  const got = await asker.p2p.exchange.client.getPiece(downloader.p2p.peerId, { digest: blob.digest, size: blob.bytes.byteLength, pieceSize: PIECE, index })
+  assert.deepEqual(Buffer.from(got.data.subarray()), blob.bytes.subarray(index * PIECE, (index + 1) * PIECE))
+  const missing = [...Array(verified.length).keys()].find(i => !verified.has(i)) as number
+  await assert.rejects(
+    asker.p2p.exchange.client.getPiece(downloader.p2p.peerId, { digest: blob.digest, size: blob.bytes.byteLength, pieceSize: PIECE, index: missing }),
+    { name: 'NotHaveError' }
+  )
+  controller.abort(new Error('test done'))
+  assert.ok((await pulling) instanceof Error)
+})
+
+test('an empty blob and a blob the store already has need no transfer', async t => {
+  const [a, puller] = await Promise.all([startPeer(t), startPeer(t)])
+  const empty = randomBlob(0)
+  const present = randomBlob(1000)
+  await putBlob(puller.store, present.bytes)
+  await connect(puller, a)
+  assert.equal((await puller.p2p.pullBlob({ digest: empty.digest, size: 0 })).size, 0)
+  assert.equal(await puller.store.blobs.has(empty.digest), true)
+  assert.equal((await puller.p2p.pullBlob({ digest: present.digest, size: 1000 })).alreadyPresent, true)
+})
+
+test('a blob nobody has fails with NoProvidersError', async t => {
+  const [a, puller] = await Promise.all([startPeer(t), startPeer(t, { puller: { noProvidersTimeoutMs: 500 } })])
+  await connect(puller, a)
+  await assert.rejects(puller.p2p.pullBlob({ digest: randomBlob(10).digest, size: 10 }), { name: 'NoProvidersError' })
+})

@@ -1,0 +1,79 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Bitfield } from '../../../src/p2p/bitfield.ts'
+import { PieceScheduler } from '../../../src/p2p/scheduler.ts'
+
+function field (length: number, pieces: number[]): Bitfield {
+  const f = new Bitfield(length)
+  for (const i of pieces) f.set(i)
+  return f
+}
+
+test('rarest first: a piece only one peer has goes before pieces many have', () => {
+  const s = new PieceScheduler({ count: 4, random: () => 0.99 })
+  s.setPeer('seed', 'all')
+  s.setPeer('a', field(4, [0, 1, 2]))
+  s.setPeer('b', field(4, [0, 1]))
+  // Availability: 0 -> 3, 1 -> 3, 2 -> 2, 3 -> 1. The seed is asked for piece 3, the only one nobody else has.
+  assert.equal(s.assign('seed'), 3)
+  assert.equal(s.assign('a'), 2)
+  assert.equal(s.assign('b') !== undefined, true)
+})
+
+test('a peer is only asked for pieces it has, and not twice outside the endgame', () => {
+  const s = new PieceScheduler({ count: 3 })
+  s.setPeer('a', field(3, [1]))
+  s.setPeer('b', field(3, [1, 2]))
+  assert.equal(s.assign('a'), 1)
+  assert.equal(s.assign('b'), 2)
+  assert.equal(s.isEndgame(), false, 'piece 0 is missing and nobody fetches it')
+  assert.equal(s.assign('a'), undefined)
+})
+
+test('ties are broken at random so that downloaders spread out', () => {
+  const picks = new Set<number | undefined>()
+  for (const r of [0, 0.3, 0.6, 0.99]) {
+    let calls = 0
+    const s = new PieceScheduler({ count: 8, random: () => { calls++; return calls === 1 ? 0 : r } })
+    s.setPeer('seed', 'all')
+    picks.add(s.assign('seed'))
+  }
+  assert.ok(picks.size > 1)
+})
+
+test('endgame: the last pieces are requested from more than one peer, up to the limit', () => {
+  const s = new PieceScheduler({ count: 2, endgameDuplicates: 2 })
+  for (const p of ['a', 'b', 'c']) s.setPeer(p, 'all')
+  const first = s.assign('a')
+  const second = s.assign('b')
+  assert.notEqual(first, second)
+  assert.equal(s.isEndgame(), true)
+  const dup = s.assign('c')
+  assert.ok(dup === first || dup === second)
+  assert.equal(s.assign('c') !== dup, true, 'never the same piece twice to one peer')
+  const other = dup === first ? second : first
+  const cancelled = s.complete('c', dup as number)
+  assert.deepEqual(cancelled, [dup === first ? 'a' : 'b'])
+  assert.equal(s.remaining, 1)
+  s.complete('a', other as number)
+  assert.equal(s.isComplete(), true)
+  assert.equal(s.assign('b'), undefined)
+})
+
+test('removing a peer releases its pieces for others; resumed pieces are never asked', () => {
+  const s = new PieceScheduler({ count: 3, done: field(3, [0]) })
+  s.setPeer('a', 'all')
+  s.setPeer('b', 'all')
+  const index = s.assign('a') as number
+  assert.notEqual(index, 0)
+  assert.deepEqual(s.removePeer('a'), [index])
+  assert.equal(s.hasPeer('a'), false)
+  const got = [s.assign('b'), s.assign('b')].sort()
+  assert.deepEqual(got, [1, 2])
+})
+
+test('mismatched bitfields are refused', () => {
+  const s = new PieceScheduler({ count: 3 })
+  assert.throws(() => { s.setPeer('a', new Bitfield(4)) }, RangeError)
+  assert.throws(() => new PieceScheduler({ count: 3, done: new Bitfield(2) }), RangeError)
+})
