@@ -4,10 +4,13 @@
  * Every step runs the real `emergence` CLI, so each line shown is a command you can type yourself.
  */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process'
-import { mkdtemp, rm, cp, symlink, mkdir } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
+import { defaultDataDir } from '../src/store/paths.ts'
+import { startCluster, stopAll, type ClusterNode } from './lib/cluster.ts'
+import { buildBusyboxImage } from './lib/busybox-image.ts'
 
 const ROOT = join(dirname(import.meta.filename), '..')
 const EMERGENCE = join(ROOT, 'bin', 'emergence')
@@ -33,26 +36,11 @@ function requireTool (tool: string): void {
   if (spawnSync('which', [tool]).status !== 0) throw new Error(`${tool} is not installed: run scripts/setup.sh first`)
 }
 
-/** A tiny busybox image built with umoci: the automaton the later steps move and run. */
-async function buildBusyboxImage (work: string): Promise<string> {
-  const layout = join(work, 'layout')
-  run('umoci', ['init', '--layout', layout])
-  run('umoci', ['new', '--image', `${layout}:1`])
-  const bundle = join(work, 'bundle')
-  run('umoci', ['unpack', '--image', `${layout}:1`, bundle], { stdio: ['ignore', 'ignore', 'pipe'] })
-  const bin = join(bundle, 'rootfs', 'bin')
-  await mkdir(bin, { recursive: true })
-  await cp('/bin/busybox', join(bin, 'busybox'))
-  for (const applet of ['sh', 'echo', 'cat', 'ls']) await symlink('busybox', join(bin, applet))
-  run('umoci', ['repack', '--image', `${layout}:1`, bundle])
-  run('umoci', ['config', '--image', `${layout}:1`, '--config.entrypoint', '/bin/sh', '--config.cmd', '-c', '--config.cmd', 'echo hello from an emergence automaton'])
-  return layout
-}
-
 async function main (): Promise<void> {
   for (const tool of ['umoci', 'skopeo']) requireTool(tool)
   if (!existsSync('/bin/busybox')) throw new Error('/bin/busybox is missing: run scripts/setup.sh first (busybox-static)')
   const work = await mkdtemp(join(tmpdir(), 'emergence-demo-'))
+  let nodes: ClusterNode[] = []
   try {
     step('Where the store lives (an OCI image layout: skopeo and umoci read it directly)')
     run(EMERGENCE, ['store', 'path'])
@@ -68,12 +56,33 @@ async function main (): Promise<void> {
     run(EMERGENCE, ['image', 'export', 'demo/busybox:1', exported])
     run('skopeo', ['inspect', '--format', '{{.Digest}} {{len .Layers}} layer(s)', `oci:${exported}:demo/busybox:1`])
 
+    step('Start a three-node cluster on loopback: this store is node 1, nodes 2 and 3 start empty')
+    const dataDir = process.env.EMERGENCE_DATA_DIR ?? defaultDataDir()
+    const others = [join(dataDir, 'demo-cluster', 'node2'), join(dataDir, 'demo-cluster', 'node3')]
+    for (const dir of others) await rm(dir, { recursive: true, force: true })
+    nodes = await startCluster([dataDir, ...others])
+    for (const [i, node] of nodes.entries()) process.stdout.write(`node ${i + 1}: ${node.address}\n`)
+
+    step('Nodes 2 and 3 pull the image at the same time, piece by piece from every peer that has it')
+    const pulls = await Promise.all(nodes.slice(1).map(async node => await node.cli(['pull', 'demo/busybox:1'])))
+    for (const [i, pull] of pulls.entries()) {
+      process.stdout.write(`$ emergence --data-dir ${others[i] ?? ''} pull demo/busybox:1\n${pull.stdout}`)
+      if (pull.status !== 0) throw new Error(`pull on node ${i + 2} failed: ${pull.stderr.trim()}`)
+    }
+    process.stdout.write((await nodes[0]!.cli(['node', 'status'])).stdout)
+
+    step('Node 3 runs the automaton it just pulled, with the local runc')
+    const ran = await nodes[2]!.cli(['run', '--rm', 'demo/busybox:1'])
+    process.stdout.write(`$ emergence --data-dir ${others[1] ?? ''} run --rm demo/busybox:1\n${ran.stdout}`)
+    if (ran.status !== 0) throw new Error(`run failed: ${ran.stderr.trim()}`)
+
     step('Remove a tag, collect garbage (shared blobs stay), verify every blob')
     run(EMERGENCE, ['image', 'rm', 'demo/busybox:latest'])
     run(EMERGENCE, ['gc', '--grace', '0'])
     run(EMERGENCE, ['store', 'verify'])
     process.stdout.write('\ndemo finished\n')
   } finally {
+    await stopAll(nodes)
     await rm(work, { recursive: true, force: true })
   }
 }

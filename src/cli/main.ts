@@ -8,6 +8,7 @@ import { reportError } from './output.ts'
 import { registerImageCommands } from './commands/image.ts'
 import { registerStoreCommands } from './commands/store.ts'
 import { registerNodeCommands } from './commands/node.ts'
+import { registerRunCommands } from './commands/run.ts'
 
 export function buildProgram (): Command {
   const program = new Command('emergence')
@@ -23,6 +24,7 @@ export function buildProgram (): Command {
   registerImageCommands(program)
   registerStoreCommands(program)
   registerNodeCommands(program)
+  registerRunCommands(program)
   return program
 }
 
@@ -30,7 +32,8 @@ export async function main (argv: string[]): Promise<number> {
   const program = buildProgram()
   try {
     await program.parseAsync(argv)
-    return 0
+    // A command may set its own exit code (`run` passes the container's through).
+    return typeof process.exitCode === 'number' ? process.exitCode : 0
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode
     return reportError(err, argv.includes('--json'))

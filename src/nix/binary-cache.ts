@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises'
 import { describeError } from '../util/errors.ts'
 import { silentLogger } from '../util/logger.ts'
 import type { Logger } from '../util/logger.ts'
+import { parseNixHash } from './hash.ts'
 import { NARINFO_CONTENT_TYPE, formatNarInfo, narInfoForPath } from './narinfo.ts'
 import type { LocalNix } from './local-nix.ts'
 import { LocalNixSource } from './path-source.ts'
@@ -82,7 +83,7 @@ class CacheHandler {
   async #narInfo (hashPart: string, res: ServerResponse, signal: AbortSignal): Promise<void> {
     const info = await this.#source.lookup(hashPart, { signal })
     if (info === undefined) return send(res, 404, 'text/plain', 'no such path\n')
-    const narHash32 = info.narHash.slice('sha256:'.length)
+    const narHash32 = parseNixHash(info.narHash).slice('sha256:'.length)
     this.#announce(narHash32, hashPart)
     let sigs = info.sigs
     if (this.#key !== undefined) {
@@ -95,7 +96,7 @@ class CacheHandler {
 
   async #nar (narHash32: string, hashPart: string | undefined, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
     const info: PathInfo | undefined = hashPart === undefined ? undefined : await this.#source.lookup(hashPart, { signal })
-    if (info === undefined || info.narHash !== `sha256:${narHash32}`) return send(res, 404, 'text/plain', 'no such NAR\n')
+    if (info === undefined || parseNixHash(info.narHash) !== `sha256:${narHash32}`) return send(res, 404, 'text/plain', 'no such NAR\n')
     res.writeHead(200, { 'content-type': 'application/x-nix-nar', 'content-length': info.narSize })
     if (req.method === 'HEAD') {
       res.end()

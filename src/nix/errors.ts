@@ -148,7 +148,7 @@ export class NixCommandError extends EmergenceError {
 
   constructor (command: string, args: readonly string[], exitCode: number | null, stderr: string, cause?: unknown) {
     const detail = stderr.trim().split('\n').filter(l => !l.startsWith('warning:')).slice(-3).join(' ')
-    super(`${command} ${args[0] ?? ''} failed (${exitCode === null ? 'not run' : `exit ${exitCode}`})${detail === '' ? '' : `: ${detail}`}`,
+    super(`${[command, ...args.slice(0, 3)].join(' ')}${args.length > 3 ? ' ...' : ''} failed (${exitCode === null ? 'not run' : `exit ${exitCode}`})${detail === '' ? '' : `: ${detail}`}`,
       { code: 'NIX_COMMAND_FAILED', cause })
     this.command = command
     this.args = args

@@ -11,13 +11,16 @@
  *
  * @example
  * ```ts
- * const nix = new LocalNix()                                  // or new LocalNix({ storeRoot: '/srv/node2' })
- * const closure = await nix.closure([storePath])              // dependencies first
+ * const nix = new LocalNix()                                   // the system store
+ * const closure = await nix.closure([storePath])               // PathInfo[], dependencies first
  * const key = await loadSecretKeyFile('/etc/emergence/cache.sec')
  * const cache = await createBinaryCache({ nix, signingKey: key, port: 0 })
- * // nix copy --from ${cache.url} --to /srv/node2 /nix/store/...
- * await restoreNar(dumpNar(nix.realPath(storePath)), '/tmp/copy')   // verified, atomic
- * await other.importPaths(closure.map(info => ({ info, nar: () => nix.dumpNar(info.path) })), { trustedKeys })
+ * // nix copy --from ${cache.url} --to /srv/node2 /nix/store/...  (or set it as a substituter)
+ *
+ * const node2 = new LocalNix({ storeRoot: '/srv/node2' })      // a second, chroot store
+ * await node2.importPaths(closure.map(info => ({ info, nar: () => nix.dumpNar(info.path) })),
+ *   { trustedKeys: [key.publicKey] })                          // signatures, narHash and narSize checked
+ * await restoreNar(nix.dumpNar(storePath), '/tmp/copy')        // parsed, refused if hostile, all or nothing
  * await cache.close()
  * ```
  */

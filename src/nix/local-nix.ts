@@ -9,13 +9,14 @@
  *   `nix-store --dump`, which `dumpNarWithNix` runs for comparison).
  * - A second store on the same machine: every command takes `--store DIR` (Nix 2.8's "chroot store": the same
  *   logical `/nix/store/...` paths, files under `DIR/nix/store`, database under `DIR/nix/var/nix`), so two nodes on
- *   one machine each have their own store. Tried here: `nix-store --store DIR --import`, `--verify-path`, `-qR`,
- *   `nix path-info --store DIR` and `nix copy --to DIR` all work as root.
+ *   one machine each have their own store. `nix-store --store DIR --import`, `--verify-path`, `-qR`,
+ *   `nix path-info --store DIR` and `nix copy --to DIR` all work as root (the integration tests use each).
  * - Importing: `nix-store [--store DIR] --import` fed the export stream (export-format.ts), dependencies first.
- *   It registers each path only after reading its whole NAR and trailer, and holds the references, deriver and
- *   narHash we give; it does not check signatures, so `importPaths` checks them first when given trusted keys and
- *   checks every NAR against its narHash/narSize while streaming (a mismatch kills the import before that path's
- *   trailer). Caveat: Nix 2.8 buffers each NAR of an import in its own memory. The alternatives were weighed:
+ *   Nix registers each path only after reading its whole NAR and trailer, computes narHash/narSize from the NAR
+ *   itself, records the references and deriver we give, and checks no signature. So `importPaths` checks the
+ *   signatures first (when given trusted keys) and every NAR against the expected narHash/narSize while streaming:
+ *   a mismatch kills the import before that path's trailer. Caveat: Nix 2.8 holds each NAR of an import in its
+ *   own memory until the path is added (export-import.cc). The alternatives were weighed:
  *   `nix-store --restore` ignores `--store` (it writes wherever it is told) and needs a separate
  *   `--register-validity`, which is not atomic with the restore; substituting from our binary cache
  *   (`nix copy --from http://...`) works too and is what the integration tests exercise for the HTTP side.

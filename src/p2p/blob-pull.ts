@@ -126,7 +126,7 @@ export class BlobPull {
         this.switchList(size)
         continue
       }
-      const info = await this.commit(this.partial, list)
+      const info = await this.commit(this.partial, list).finally(() => { transfer.release() })
       if (info !== undefined) return { digest: this.digest, size, alreadyPresent: false, resumedBytes: this.resumedBytes, ...this.result }
     }
     throw new NoProvidersError(this.digest, `${this.cfg.maxAttempts} piece lists tried, none led to the digest`)

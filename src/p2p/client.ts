@@ -8,7 +8,7 @@ import type { Digest } from '../oci/digest.ts'
 import type { Descriptor } from '../oci/types.ts'
 import { Bitfield } from './bitfield.ts'
 import type { PexPeer, Request, Response } from './codec.ts'
-import { NotHaveError, PeerErrorResponse, PeerUnreachableError, TruncatedResponseError, UnexpectedResponseError } from './errors.ts'
+import { NotHaveError, PieceDeferredError, PeerErrorResponse, PeerUnreachableError, TruncatedResponseError, UnexpectedResponseError } from './errors.ts'
 import type { Semaphore, TokenBucket } from './limits.ts'
 import { makePieceList, type PieceList } from './piece-list.ts'
 import { pieceCount, pieceLength } from './pieces.ts'
@@ -31,7 +31,7 @@ export interface RequestOptions {
 
 /** A peer's answer to HAVE. */
 export type HaveAnswer =
-  | { have: true, size: number, pieceSize: number, complete: boolean, verified: Bitfield | undefined, peers: PexPeer[] }
+  | { have: true, size: number, pieceSize: number, complete: boolean, verified: Bitfield | undefined, suggest: Bitfield | undefined, peers: PexPeer[] }
   | { have: false, peers: PexPeer[] }
 
 /** Which piece: piece `index` of blob `digest` (`size` bytes) cut at `pieceSize`. */
@@ -46,6 +46,8 @@ export interface PieceData {
   data: Frame
   /** The server's verified pieces when it is still downloading the blob itself. */
   verified: Bitfield | undefined
+  /** A complete server's super-seeding hint: the pieces it has sent least. */
+  suggest: Bitfield | undefined
 }
 
 const MAX_IDLE_PER_PEER = 8
@@ -66,7 +68,8 @@ export class ExchangeClient {
     const count = pieceCount(response.size, response.pieceSize)
     const verified = response.bitfield !== undefined ? Bitfield.fromBase64(response.bitfield, count) : undefined
     if (!response.complete && verified === undefined) throw new UnexpectedResponseError('an incomplete HAVE without a bitfield')
-    return { have: true, size: response.size, pieceSize: response.pieceSize, complete: response.complete, verified, peers: response.peers }
+    const suggest = response.suggest !== undefined ? Bitfield.fromBase64(response.suggest, count) : undefined
+    return { have: true, size: response.size, pieceSize: response.pieceSize, complete: response.complete, verified, suggest, peers: response.peers }
   }
 
   /** The peer's piece list, checked against `size` (the descriptor's, or the one HAVE reported). */
@@ -91,14 +94,19 @@ export class ExchangeClient {
       return await this.withStream(peer, options.signal, async framed => {
         const response = await this.request(framed, { type: 'GET', digest, index, pieceSize }, `GET ${index}`, this.ctx.pieceTimeoutMs, options.signal)
         if (response.type === 'NOT_HAVE') throw new NotHaveError(framed.peer, digest, index)
+        if (response.type === 'DEFER' && response.digest === digest && response.index === index) {
+          throw new PieceDeferredError(framed.peer, index, Bitfield.fromBase64(response.suggest, pieceCount(size, pieceSize)))
+        }
         if (response.type !== 'PIECE' || response.digest !== digest || response.index !== index) {
           throw new UnexpectedResponseError(`${response.type} to GET ${index}`)
         }
         if (response.length !== length) throw new UnexpectedResponseError(`piece ${index} announced ${response.length} bytes, expected ${length}`)
         const data = await framed.readData(length, `piece ${index}`, this.ctx.pieceTimeoutMs, options.signal)
         this.ctx.stats.addReceived(framed.peer, length)
-        const verified = response.bitfield !== undefined ? Bitfield.fromBase64(response.bitfield, pieceCount(size, pieceSize)) : undefined
-        return { data, verified }
+        const count = pieceCount(size, pieceSize)
+        const verified = response.bitfield !== undefined ? Bitfield.fromBase64(response.bitfield, count) : undefined
+        const suggest = response.suggest !== undefined ? Bitfield.fromBase64(response.suggest, count) : undefined
+        return { data, verified, suggest }
       })
     } finally {
       release()
@@ -151,7 +159,7 @@ export class ExchangeClient {
       return result
     } catch (err) {
       // A negative answer leaves the stream in step; anything else leaves it in an unknown state.
-      if ((err instanceof NotHaveError || err instanceof PeerErrorResponse) && framed.reusable) this.putIdle(framed)
+      if ((err instanceof NotHaveError || err instanceof PieceDeferredError || err instanceof PeerErrorResponse) && framed.reusable) this.putIdle(framed)
       else framed.abort(err instanceof Error ? err : new Error(String(err)))
       throw err
     }

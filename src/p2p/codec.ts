@@ -27,10 +27,11 @@ const requestSchemas = {
 }
 
 const responseSchemas = {
-  HAVE: z.object({ type: z.literal('HAVE'), digest, size: count, pieceSize, complete: z.boolean(), bitfield: base64.optional(), peers }),
+  HAVE: z.object({ type: z.literal('HAVE'), digest, size: count, pieceSize, complete: z.boolean(), bitfield: base64.optional(), suggest: base64.optional(), peers }),
   NOT_HAVE: z.object({ type: z.literal('NOT_HAVE'), digest, index: count.optional(), peers }),
   PIECES: z.object({ type: z.literal('PIECES'), digest, size: count, pieceSize, length: count.max(MAX_DATA_FRAME) }),
-  PIECE: z.object({ type: z.literal('PIECE'), digest, index: count, length: count.max(MAX_DATA_FRAME), bitfield: base64.optional() }),
+  PIECE: z.object({ type: z.literal('PIECE'), digest, index: count, length: count.max(MAX_DATA_FRAME), bitfield: base64.optional(), suggest: base64.optional() }),
+  DEFER: z.object({ type: z.literal('DEFER'), digest, index: count, suggest: base64 }),
   RESOLVED: z.object({ type: z.literal('RESOLVED'), ref, descriptor: descriptorSchema }),
   NOT_FOUND: z.object({ type: z.literal('NOT_FOUND'), ref }),
   ERROR: z.object({ type: z.literal('ERROR'), code: z.string().max(64), message: z.string().max(1024) })
@@ -47,10 +48,11 @@ export type HaveResponse = z.infer<typeof responseSchemas.HAVE>
 export type NotHaveResponse = z.infer<typeof responseSchemas.NOT_HAVE>
 export type PiecesResponse = z.infer<typeof responseSchemas.PIECES>
 export type PieceResponse = z.infer<typeof responseSchemas.PIECE>
+export type DeferResponse = z.infer<typeof responseSchemas.DEFER>
 export type ResolvedResponse = z.infer<typeof responseSchemas.RESOLVED> & { descriptor: Descriptor }
 export type NotFoundResponse = z.infer<typeof responseSchemas.NOT_FOUND>
 export type ErrorResponse = z.infer<typeof responseSchemas.ERROR>
-export type Response = HaveResponse | NotHaveResponse | PiecesResponse | PieceResponse | ResolvedResponse | NotFoundResponse | ErrorResponse
+export type Response = HaveResponse | NotHaveResponse | PiecesResponse | PieceResponse | DeferResponse | ResolvedResponse | NotFoundResponse | ErrorResponse
 
 /** Error codes a server sends in ERROR (docs/protocol.md §4.6). */
 export const ERROR_CODES = {

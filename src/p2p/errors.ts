@@ -83,6 +83,16 @@ export class NotHaveError extends EmergenceError {
   }
 }
 
+/** A complete holder asked us to fetch this piece elsewhere and gave the pieces it would rather send. */
+export class PieceDeferredError extends EmergenceError {
+  readonly suggest: unknown
+
+  constructor (peer: string, index: number, suggest: unknown) {
+    super(`peer ${peer} deferred piece ${index}: it went out already`, { code: 'DEFERRED' })
+    this.suggest = suggest
+  }
+}
+
 /** Piece bytes that do not hash to the piece list's entry. */
 export class PieceHashMismatchError extends EmergenceError {
   constructor (digest: string, index: number, peer: string) {

@@ -62,6 +62,7 @@ export class Exchange implements Startable {
   private readonly serverContext: Omit<ServerContext, 'signal'>
   private readonly forcedPieceSize: number | undefined
   private readonly pexCache = new Map<string, { addrs: string[], at: number }>()
+  private readonly learned = new Set<string>()
   private controller = new AbortController()
   private started = false
 
@@ -133,7 +134,11 @@ export class Exchange implements Startable {
       return undefined
     }
     if (id.equals(this.node.peerId)) return undefined
-    const multiaddrs = entry.addrs.filter(isTcpAddress).flatMap(a => {
+    // Peer-store writes are costly and HAVE answers repeat themselves: merge only addresses not seen before.
+    const fresh = entry.addrs.filter(a => isTcpAddress(a) && !this.learned.has(`${entry.id} ${a}`))
+    if (this.learned.size > 4096) this.learned.clear()
+    for (const a of fresh) this.learned.add(`${entry.id} ${a}`)
+    const multiaddrs = fresh.flatMap(a => {
       try {
         return [parseTcpAddress(a)]
       } catch {

@@ -12,6 +12,7 @@ import type { Bitfield } from './bitfield.ts'
 import { MAX_PEX_PEERS } from './constants.ts'
 import { PieceListStore, type PieceList } from './piece-list.ts'
 import { isValidPieceSize, pieceCount, pieceRange } from './pieces.ts'
+import { UploadCounts } from './upload-counts.ts'
 
 /** A blob being pulled, as the puller registers it for serving. */
 export interface ActiveDownload {
@@ -33,10 +34,18 @@ export interface Holding {
   complete: boolean
   /** Verified pieces of an incomplete blob. */
   verified?: Bitfield
+  /** Of a complete blob: the pieces this node has sent least (super-seeding hint). */
+  suggest?: Bitfield
 }
 
-/** Piece bytes (with the download's verified pieces when read from a partial), or why there are none. */
-export type PieceRead = { bytes: Uint8Array, verified?: Bitfield } | { missing: 'blob' | 'piece' | 'piece-size' }
+/**
+ * Piece bytes, with the download's verified pieces when read from a partial, or the super-seeding hint when
+ * read from a complete blob; or why there are none.
+ */
+export type PieceRead =
+  | { bytes: Uint8Array, verified?: Bitfield, suggest?: Bitfield }
+  | { missing: 'blob' | 'piece' | 'piece-size' }
+  | { deferred: Bitfield }
 
 const PEX_TTL_MS = 10 * 60_000
 const PEX_MAX_DIGESTS = 1024
@@ -44,6 +53,7 @@ const PEX_MAX_PEERS_PER_DIGEST = 64
 
 export class Holdings {
   readonly pieceLists: PieceListStore
+  readonly uploads = new UploadCounts()
   private readonly store: Store
   private readonly pieceSizeFor: (size: number) => number
   private readonly downloads = new Map<Digest, ActiveDownload>()
@@ -67,7 +77,9 @@ export class Holdings {
     const info = await this.store.blobs.stat(digest)
     if (info !== undefined) {
       const list = await this.pieceLists.get(digest, info.size)
-      return { digest, size: info.size, pieceSize: list?.pieceSize ?? this.pieceSizeFor(info.size), complete: true }
+      const pieceSize = list?.pieceSize ?? this.pieceSizeFor(info.size)
+      const suggest = this.uploads.suggest(digest, pieceSize, pieceCount(info.size, pieceSize))
+      return { digest, size: info.size, pieceSize, complete: true, ...(suggest !== undefined ? { suggest } : {}) }
     }
     const download = this.downloads.get(digest)
     if (download === undefined) return undefined
@@ -87,14 +99,28 @@ export class Holdings {
     return this.downloads.get(digest)?.list
   }
 
-  /** Reads piece `index` cut at `pieceSize`: any valid size from a complete blob, the download's own from a partial. */
-  async readPiece (digest: Digest, index: number, pieceSize: number): Promise<PieceRead> {
+  /**
+   * Reads piece `index` cut at `pieceSize`: any valid size from a complete blob, the download's own from a
+   * partial. A complete blob's piece that already went out more often than others is deferred once per
+   * requester (super-seeding, upload-counts.ts).
+   */
+  async readPiece (digest: Digest, index: number, pieceSize: number, requester: string): Promise<PieceRead> {
     if (!isValidPieceSize(pieceSize)) return { missing: 'piece-size' }
     const info = await this.store.blobs.stat(digest)
     if (info !== undefined) {
-      if (index >= pieceCount(info.size, pieceSize)) return { missing: 'piece' }
+      const count = pieceCount(info.size, pieceSize)
+      if (index >= count) return { missing: 'piece' }
+      // Check and count in one synchronous step, so that concurrent requests see each other.
+      if (this.uploads.defer(digest, pieceSize, count, index, requester)) {
+        const deferred = this.uploads.suggest(digest, pieceSize, count)
+        if (deferred !== undefined) return { deferred }
+      }
+      this.uploads.note(digest, pieceSize, count, index)
       const bytes = await readRange(this.store.paths.blob(digest), pieceRange(index, info.size, pieceSize))
-      if (bytes !== undefined) return { bytes }
+      if (bytes !== undefined) {
+        const suggest = this.uploads.suggest(digest, pieceSize, count)
+        return { bytes, ...(suggest !== undefined ? { suggest } : {}) }
+      }
     }
     const download = this.downloads.get(digest)
     if (download === undefined) return { missing: 'blob' }

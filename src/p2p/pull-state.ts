@@ -20,6 +20,11 @@ export interface PullConfig {
   stateSaveMs: number
   /** Least time between two HAVE polls of one partial holder. @default 200 ms */
   pollMs: number
+  /**
+   * How long a pull with nothing in flight waits for the swarm (pieces on their way to other peers) before it
+   * asks a complete holder for pieces the holder already sent out. @default 500 ms
+   */
+  patienceMs: number
   /** Least time between two routing searches while peers are lacking. @default 2 s */
   rediscoverMs: number
   /** Give up when no piece arrived for this long and nobody can provide one. @default 30 s */
@@ -38,6 +43,7 @@ export const DEFAULT_PULL_CONFIG: PullConfig = {
   endgameDuplicates: 2,
   stateSaveMs: 500,
   pollMs: 200,
+  patienceMs: 500,
   rediscoverMs: 2_000,
   noProvidersTimeoutMs: 30_000,
   maxFailures: 3,

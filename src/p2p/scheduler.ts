@@ -20,6 +20,8 @@ export interface SchedulerInit {
 interface PeerEntry {
   all: boolean
   have: Bitfield | undefined
+  /** A complete holder's super-seeding hint: the pieces to prefer asking it for. */
+  prefer: Bitfield | undefined
   inflight: Set<number>
 }
 
@@ -27,6 +29,8 @@ export class PieceScheduler {
   readonly count: number
   readonly done: Bitfield
   private readonly availability: Uint32Array
+  /** Availability among partial holders only. */
+  private readonly partialAvailability: Uint32Array
   private readonly peers = new Map<string, PeerEntry>()
   private readonly fetching = new Map<number, Set<string>>()
   private readonly endgameDuplicates: number
@@ -37,6 +41,7 @@ export class PieceScheduler {
     this.done = init.done?.clone() ?? new Bitfield(init.count)
     if (this.done.length !== this.count) throw new RangeError('done bitfield length does not match the piece count')
     this.availability = new Uint32Array(this.count)
+    this.partialAvailability = new Uint32Array(this.count)
     this.endgameDuplicates = init.endgameDuplicates ?? 2
     this.random = init.random ?? Math.random
   }
@@ -55,13 +60,18 @@ export class PieceScheduler {
     return true
   }
 
-  /** Adds a peer or replaces what it has: `'all'` for a complete holder, else its verified pieces. */
-  setPeer (key: string, have: Bitfield | 'all'): void {
+  /**
+   * Adds a peer or replaces what it has: `'all'` for a complete holder, else its verified pieces. `prefer` is a
+   * complete holder's hint of the pieces it has sent least (upload-counts.ts).
+   */
+  setPeer (key: string, have: Bitfield | 'all', prefer?: Bitfield): void {
     if (have !== 'all' && have.length !== this.count) throw new RangeError('peer bitfield length does not match the piece count')
-    const entry = this.peers.get(key) ?? { all: false, have: undefined, inflight: new Set<number>() }
+    if (prefer !== undefined && prefer.length !== this.count) throw new RangeError('hint bitfield length does not match the piece count')
+    const entry = this.peers.get(key) ?? { all: false, have: undefined, prefer: undefined, inflight: new Set<number>() }
     this.account(entry, -1)
     entry.all = have === 'all'
     entry.have = have === 'all' ? undefined : have.clone()
+    entry.prefer = prefer?.clone()
     this.account(entry, 1)
     this.peers.set(key, entry)
   }
@@ -81,6 +91,12 @@ export class PieceScheduler {
     return [...this.peers.keys()]
   }
 
+  /** True when a partial holder is among the peers: there is someone to trade with besides complete holders. */
+  hasPartialPeers (): boolean {
+    for (const entry of this.peers.values()) if (!entry.all) return true
+    return false
+  }
+
   hasPeer (key: string): boolean {
     return this.peers.has(key)
   }
@@ -94,11 +110,16 @@ export class PieceScheduler {
     return this.peers.get(key)?.inflight.size ?? 0
   }
 
-  /** Chooses the next piece for `key` and records it as in flight; undefined when there is nothing to ask it. */
-  assign (key: string): number | undefined {
+  /**
+   * Chooses the next piece for `key` and records it as in flight; undefined when there is nothing to ask it.
+   * `strict` spares complete holders (super-seeding): they are not asked for a piece a partial holder already
+   * has, nor, outside the endgame, for one they did not hint at (one they already sent to someone else).
+   */
+  assign (key: string, options: { strict?: boolean } = {}): number | undefined {
     const entry = this.peers.get(key)
     if (entry === undefined) return undefined
-    const index = this.pick(entry, false) ?? this.pick(entry, true)
+    const strict = options.strict === true
+    const index = this.pick(entry, false, strict) ?? this.pick(entry, true, strict)
     if (index === undefined) return undefined
     entry.inflight.add(index)
     const set = this.fetching.get(index) ?? new Set<string>()
@@ -125,18 +146,27 @@ export class PieceScheduler {
 
   private account (entry: PeerEntry, sign: 1 | -1): void {
     for (let i = 0; i < this.count; i++) {
-      if (entry.all || entry.have?.has(i) === true) this.availability[i] = (this.availability[i] ?? 0) + sign
+      if (entry.all) {
+        this.availability[i] = (this.availability[i] ?? 0) + sign
+      } else if (entry.have?.has(i) === true) {
+        this.availability[i] = (this.availability[i] ?? 0) + sign
+        this.partialAvailability[i] = (this.partialAvailability[i] ?? 0) + sign
+      }
     }
   }
 
   /** Rarest candidate (fewest duplicates first in the endgame), ties at random (reservoir sampling). */
-  private pick (entry: PeerEntry, endgame: boolean): number | undefined {
+  private pick (entry: PeerEntry, endgame: boolean, strict: boolean): number | undefined {
     let best: number | undefined
     let bestScore = Infinity
     let ties = 0
     for (let i = 0; i < this.count; i++) {
       if (this.done.has(i) || entry.inflight.has(i)) continue
       if (!entry.all && entry.have?.has(i) !== true) continue
+      if (strict && entry.all) {
+        if ((this.partialAvailability[i] ?? 0) > 0) continue
+        if (!endgame && entry.prefer !== undefined && !entry.prefer.has(i)) continue
+      }
       const inFlight = this.fetching.get(i)?.size ?? 0
       if (endgame ? (inFlight === 0 || inFlight >= this.endgameDuplicates) : inFlight > 0) continue
       const score = inFlight * this.peers.size + (this.availability[i] ?? 0)

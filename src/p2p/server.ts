@@ -81,6 +81,7 @@ async function answer (request: Request, framed: FramedStream, peer: string, ctx
         pieceSize: holding.pieceSize,
         complete: holding.complete,
         ...(holding.verified !== undefined ? { bitfield: holding.verified.toBase64() } : {}),
+        ...(holding.suggest !== undefined ? { suggest: holding.suggest.toBase64() } : {}),
         peers
       }, timeout, ctx.signal)
       return
@@ -128,7 +129,11 @@ async function answerGet (request: GetRequest, framed: FramedStream, peer: strin
       await framed.write({ type: 'ERROR', code: ERROR_CODES.busy, message: 'too many uploads, try later' }, timeout, ctx.signal)
       return
     }
-    const read = await ctx.holdings.readPiece(request.digest, request.index, request.pieceSize)
+    const read = await ctx.holdings.readPiece(request.digest, request.index, request.pieceSize, peer)
+    if ('deferred' in read) {
+      await framed.write({ type: 'DEFER', digest: request.digest, index: request.index, suggest: read.deferred.toBase64() }, timeout, ctx.signal)
+      return
+    }
     if ('missing' in read) {
       const message = read.missing === 'piece-size'
         ? { type: 'ERROR' as const, code: ERROR_CODES.pieceSize, message: `piece size ${request.pieceSize} does not match this holder's pieces` }
@@ -142,7 +147,8 @@ async function answerGet (request: GetRequest, framed: FramedStream, peer: strin
       digest: request.digest,
       index: request.index,
       length: read.bytes.byteLength,
-      ...(read.verified !== undefined ? { bitfield: read.verified.toBase64() } : {})
+      ...(read.verified !== undefined ? { bitfield: read.verified.toBase64() } : {}),
+      ...(read.suggest !== undefined ? { suggest: read.suggest.toBase64() } : {})
     }
     await framed.writeWithData(header, read.bytes, timeout, ctx.signal)
     ctx.stats.addServed(peer, read.bytes.byteLength)

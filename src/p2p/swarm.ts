@@ -23,6 +23,8 @@ export interface SwarmPeer {
   pieceSize: number
   /** Verified pieces of a partial holder. */
   have: Bitfield | undefined
+  /** A complete holder's super-seeding hint: the pieces it has sent least. */
+  suggest: Bitfield | undefined
   /** Bumped on every change of what the peer holds. */
   version: number
   failures: number
@@ -103,10 +105,15 @@ export class Swarm {
     void this.ask(peer, key).finally(() => { this.probing.delete(key) })
   }
 
-  /** Polls partial holders every `pollMs` for their new pieces, and complete ones every 5 `pollMs` for new peers. */
-  poll (): void {
-    for (const peer of this.peers.values()) {
-      if (this.usable(peer)) this.probe(peer.id)
+  /**
+   * Polls the given peers: partial holders at most every `pollMs` for their new pieces, complete ones every
+   * 5 `pollMs` for peers they have seen since. Peers busy with our requests need no poll: every PIECE answer of
+   * a partial holder carries its bitfield.
+   */
+  poll (keys: Iterable<string>): void {
+    for (const key of keys) {
+      const peer = this.peers.get(key)
+      if (peer !== undefined && this.usable(peer)) this.probe(peer.id)
     }
   }
 
@@ -118,6 +125,15 @@ export class Swarm {
     peer.version++
     peer.lastPoll = Date.now()
     this.changed()
+  }
+
+  /** A complete holder's fresher super-seeding hint (from a PIECE answer). */
+  updateSuggest (key: string, suggest: Bitfield | undefined): void {
+    const peer = this.peers.get(key)
+    if (peer === undefined || !peer.complete) return
+    if (peer.suggest === undefined && suggest === undefined) return
+    peer.suggest = suggest
+    peer.version++
   }
 
   /** The peer stalled or vanished: leave it alone for a while, or for good after `maxFailures`. */
@@ -180,11 +196,12 @@ export class Swarm {
         if (known !== undefined) { this.peers.delete(key); this.changed() }
         return
       }
-      const entry: SwarmPeer = known ?? { id: peer, key, complete: false, size: 0, pieceSize: 0, have: undefined, version: 0, failures: 0, droppedUntil: 0, lastPoll: 0 }
+      const entry: SwarmPeer = known ?? { id: peer, key, complete: false, size: 0, pieceSize: 0, have: undefined, suggest: undefined, version: 0, failures: 0, droppedUntil: 0, lastPoll: 0 }
       entry.complete = answer.complete
       entry.size = answer.size
       entry.pieceSize = answer.pieceSize
       entry.have = answer.verified
+      entry.suggest = answer.suggest
       entry.lastPoll = Date.now()
       entry.version++
       this.peers.set(key, entry)

@@ -13,7 +13,7 @@ import { Bitfield } from './bitfield.ts'
 import type { PullComponents } from './blob-pull.ts'
 import { ERROR_CODES } from './codec.ts'
 import {
-  InvalidPieceListError, NoProvidersError, NotHaveError, PeerErrorResponse, PeerTimeoutError, PeerUnreachableError,
+  InvalidPieceListError, NoProvidersError, NotHaveError, PeerErrorResponse, PeerTimeoutError, PeerUnreachableError, PieceDeferredError,
   ProtocolViolationError, TruncatedResponseError
 } from './errors.ts'
 import type { ListBook } from './list-book.ts'
@@ -67,10 +67,14 @@ export class Transfer {
     ctx.swarm.onChange(() => { this.wake() })
   }
 
-  /** Runs until every piece is verified ('complete'), or until only holders of another list are left ('switch'). */
+  /**
+   * Runs until every piece is verified ('complete'), or until only holders of another list are left ('switch').
+   * After 'complete' the pieces stay served from the partial until `release()`, so that peers do not lose this
+   * holder while it commits.
+   */
   async run (): Promise<'complete' | 'switch'> {
     const { holdings } = this.ctx.exchange
-    const unregister = holdings.registerDownload({
+    this.release = holdings.registerDownload({
       digest: this.ctx.digest,
       size: this.list.size,
       list: this.list,
@@ -78,16 +82,21 @@ export class Transfer {
       path: this.init.partial.path,
       peers: () => this.ctx.swarm.keys()
     })
+    let outcome: 'complete' | 'switch' | undefined
     try {
       if (this.verified.count() > 0) this.announce()
-      return await this.loop()
+      outcome = await this.loop()
+      return outcome
     } finally {
       for (const controller of this.tasks.values()) controller.abort(new Error('transfer ended'))
       while (this.tasks.size > 0) await new Promise<void>(resolve => { this.wake = resolve })
-      unregister()
+      if (outcome !== 'complete') this.release()
       await this.saveState(true)
     }
   }
+
+  /** Stops serving the partial (after the commit, or when the pull gives up). */
+  release: () => void = () => {}
 
   private async loop (): Promise<'complete' | 'switch'> {
     while (!this.scheduler.isComplete()) {
@@ -104,7 +113,8 @@ export class Transfer {
         }
         this.ctx.swarm.discover()
       }
-      this.ctx.swarm.poll()
+      // Idle partial holders for their new pieces; complete ones (at a slower rate) for the peers they have seen.
+      this.ctx.swarm.poll([...this.ctx.swarm.peers.values()].filter(p => p.complete || this.scheduler.inflightOf(p.key) === 0).map(p => p.key))
       await Promise.race([new Promise<void>(resolve => { this.wake = resolve }), sleep(this.ctx.cfg.pollMs)])
       if (this.fatal === undefined) this.maybeSave()
     }
@@ -135,7 +145,8 @@ export class Transfer {
       }
       if (this.seen.get(peer.key) === peer.version) continue
       this.seen.set(peer.key, peer.version)
-      this.scheduler.setPeer(peer.key, peer.complete ? 'all' : (peer.have ?? new Bitfield(this.verified.length)))
+      const hint = peer.complete && peer.pieceSize === this.list.pieceSize ? peer.suggest : undefined
+      this.scheduler.setPeer(peer.key, peer.complete ? 'all' : (peer.have ?? new Bitfield(this.verified.length)), hint)
     }
     for (const key of this.scheduler.peerKeys()) if (!swarm.peers.has(key)) this.removePeer(key)
   }
@@ -146,16 +157,24 @@ export class Transfer {
     for (const index of this.scheduler.removePeer(key)) this.tasks.get(`${key}/${index}`)?.abort(new Error('peer left'))
   }
 
-  /** Fills free request slots, peers in random order so no holder is always asked first. */
+  /**
+   * Fills free request slots, peers in random order so no holder is always asked first. While partial holders
+   * are there to trade with, complete holders are asked only for pieces no partial holder has and that they
+   * hint at (super-seeding); once nothing has been in flight for `patienceMs`, any piece will do.
+   */
   private launch (): void {
-    const keys = this.scheduler.peerKeys().sort(() => Math.random() - 0.5)
-    for (const key of keys) {
-      const peer = this.ctx.swarm.peers.get(key)
-      if (peer === undefined) continue
-      while (this.tasks.size < this.ctx.cfg.maxInflight && this.scheduler.inflightOf(key) < this.ctx.cfg.requestsPerPeer) {
-        const index = this.scheduler.assign(key)
-        if (index === undefined) break
-        this.start(peer, index)
+    const passes = this.scheduler.hasPartialPeers() ? [true, false] : [false]
+    for (const strict of passes) {
+      if (!strict && passes.length > 1 && (this.tasks.size > 0 || Date.now() - this.lastActive < this.ctx.cfg.patienceMs)) return
+      const keys = this.scheduler.peerKeys().sort(() => Math.random() - 0.5)
+      for (const key of keys) {
+        const peer = this.ctx.swarm.peers.get(key)
+        if (peer === undefined) continue
+        while (this.tasks.size < this.ctx.cfg.maxInflight && this.scheduler.inflightOf(key) < this.ctx.cfg.requestsPerPeer) {
+          const index = this.scheduler.assign(key, { strict })
+          if (index === undefined) break
+          this.start(peer, index)
+        }
       }
     }
   }
@@ -176,8 +195,9 @@ export class Transfer {
     const signal = AbortSignal.any([this.ctx.signal, controller.signal])
     try {
       const piece = { digest: this.ctx.digest, size: this.list.size, pieceSize: this.list.pieceSize, index }
-      const { data, verified } = await this.ctx.exchange.client.getPiece(peer.id, piece, { signal })
+      const { data, verified, suggest } = await this.ctx.exchange.client.getPiece(peer.id, piece, { signal })
       if (verified !== undefined) this.ctx.swarm.updateHave(peer.key, verified)
+      else this.ctx.swarm.updateSuggest(peer.key, suggest)
       if (this.verified.has(index)) return
       if (!pieceMatches(this.list, index, data)) {
         await this.blame(peer, index)
@@ -224,7 +244,9 @@ export class Transfer {
   /** What a failed request says about the peer. Local failures (disk) are rethrown and end the pull. */
   private penalise (peer: SwarmPeer, index: number, err: unknown): void {
     const { swarm } = this.ctx
-    if (err instanceof NotHaveError) {
+    if (err instanceof PieceDeferredError) {
+      this.ctx.swarm.updateSuggest(peer.key, err.suggest instanceof Bitfield ? err.suggest : undefined)
+    } else if (err instanceof NotHaveError) {
       if (peer.complete || peer.have === undefined) {
         swarm.drop(peer.key, `lacks piece ${index}`)
       } else {

@@ -3,7 +3,7 @@
  *
  * - `unpackRootfs` applies an image's layers to a new rootfs exactly as `umoci unpack` does (specs.md §2):
  *   streaming, digest and diff_id verified, whiteouts, every name resolved inside the rootfs; built in a temp
- *   directory and renamed, so a failure leaves nothing.
+ *   directory and renamed, so a failure leaves nothing; applied in a worker thread, off the event loop.
  * - `imageSpec` / `closureSpec` write config.json on `runc spec`'s defaults (specs.md §3).
  * - `Runtime` drives the runc CLI (run, detached run, state, kill, delete, list) under its own state root.
  * - `runImage` / `runClosure` do all of it for the CLI; `listContainers`, `stopContainer`, `removeContainer`
@@ -23,7 +23,8 @@
 export * from './errors.ts'
 export { cleanEntryName, resolveInRoot, MAX_SYMLINKS } from './secure-join.ts'
 export { loadImage, type ResolvedImage } from './image.ts'
-export { unpackRootfs, applyLayer, type UnpackOptions } from './unpack.ts'
+export { unpackRootfs, layerJobs, type UnpackOptions } from './unpack.ts'
+export { applyLayer, applyLayers, type LayerJob, type ApplyOptions } from './layer-stream.ts'
 export { defaultSpec, DEFAULT_PATH, type RuntimeSpec, type Mount, type SpecOptions } from './spec.ts'
 export { imageSpec, processArgs, processEnv, type ImageSpecOptions, type ProcessOptions } from './image-spec.ts'
 export { resolveUser, resolveUserFrom, type ExecUser } from './user.ts'

@@ -10,9 +10,10 @@
  * - metadata in the order lchown, chmod (not on symlinks), lutimes; hard links take none of their own;
  * - a directory keeps the times its header gave it (or had before the layer) even after children are added,
  *   as umoci restores a parent's metadata after each entry: we restore once, in `finish()`.
+ * File system calls are synchronous on purpose: the unpacker runs in a worker thread (unpack-worker.ts), where
+ * a direct syscall costs microseconds and a thread-pool round trip per call would cost more than the call.
  */
-import { constants } from 'node:fs'
-import { link, lstat, lutimes, mkdir, open, readdir, rm, symlink } from 'node:fs/promises'
+import { closeSync, constants, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, writeSync } from 'node:fs'
 import type { Stats } from 'node:fs'
 import { join } from 'node:path'
 import type { Header } from 'tar-stream'
@@ -40,11 +41,11 @@ interface Times {
 /** The readable side of one tar entry (tar-stream's entry stream). */
 export type EntryBody = AsyncIterable<Uint8Array>
 
-async function lstatOrUndefined (path: string): Promise<Stats | undefined> {
+function lstatOrUndefined (path: string): Stats | undefined {
   try {
-    return await lstat(path)
+    return lstatSync(path, { throwIfNoEntry: false })
   } catch (err) {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return undefined
+    if (isErrno(err, 'ENOTDIR')) return undefined
     throw err
   }
 }
@@ -90,10 +91,10 @@ export class LayerApplier {
   }
 
   /** Puts back directory times changed by adding or removing children. Call once after the last entry. */
-  async finish (): Promise<void> {
+  finish (): void {
     for (const [rel, times] of this.dirTimes) {
-      const info = await lstatOrUndefined(this.abs(rel))
-      if (info?.isDirectory() === true) await lutimes(this.abs(rel), times.atime, times.mtime)
+      const info = lstatOrUndefined(this.abs(rel))
+      if (info?.isDirectory() === true) lutimesSync(this.abs(rel), times.atime, times.mtime)
     }
   }
 
@@ -104,25 +105,25 @@ export class LayerApplier {
     }
     const rel = cleanEntryName(header.name)
     if (rel === '') {
-      await this.applyRoot(header)
+      this.applyRoot(header)
       return
     }
     const { parent, base } = splitName(rel)
-    const dirRel = await this.resolver.resolve(parent)
-    await this.rememberDir(dirRel)
+    const dirRel = this.resolver.resolve(parent)
+    this.rememberDir(dirRel)
     if (base.startsWith(WHITEOUT_PREFIX)) {
-      await this.whiteout(dirRel, base, header.name)
+      this.whiteout(dirRel, base, header.name)
       return
     }
     const relPath = joinRel(dirRel, base)
     const path = this.abs(relPath)
-    const existing = await lstatOrUndefined(path)
+    const existing = lstatOrUndefined(path)
     if (existing !== undefined && !(existing.isDirectory() && header.type === 'directory')) {
-      await rm(path, { recursive: true, force: true })
+      rmSync(path, { recursive: true, force: true })
       this.invalidate()
     }
     if (!this.knownDirs.has(dirRel)) {
-      const first = await mkdir(this.abs(dirRel), { recursive: true, mode: 0o777 })
+      const first = mkdirSync(this.abs(dirRel), { recursive: true, mode: 0o777 })
       // Creating missing ancestors changed a directory that is not this entry's parent: umoci leaves such a
       // change in place, so forget the times we would have put back (a later child records them afresh).
       if (first !== undefined) this.dirTimes.delete(splitName(first.slice(this.root.length + 1)).parent)
@@ -132,7 +133,7 @@ export class LayerApplier {
     const created = await this.create(header, body, path, relPath, existing?.isDirectory() === true)
     if (!created) return
     if (header.type !== 'link') {
-      await applyMeta(path, meta, { isSymlink: header.type === 'symlink', chown: this.privileged })
+      applyMeta(path, meta, { isSymlink: header.type === 'symlink', chown: this.privileged })
     }
     if (header.type === 'directory') this.dirTimes.set(relPath, { atime: meta.atime, mtime: meta.mtime })
     for (let p = relPath; p !== '' && !this.upper.has(p); p = splitName(p).parent) this.upper.add(p)
@@ -145,15 +146,15 @@ export class LayerApplier {
         await writeRegular(path, body)
         return true
       case 'directory':
-        if (!keptDir) await mkdir(path, { mode: 0o777 })
+        if (!keptDir) mkdirSync(path, { mode: 0o777 })
         this.knownDirs.add(relPath)
         return true
       case 'symlink':
-        await symlink(header.linkname ?? '', path)
+        symlinkSync(header.linkname ?? '', path)
         this.invalidate()
         return true
       case 'link':
-        await this.hardLink(header, path)
+        this.hardLink(header, path)
         return true
       case 'character-device':
       case 'block-device':
@@ -169,14 +170,14 @@ export class LayerApplier {
     }
   }
 
-  private async hardLink (header: Header, path: string): Promise<void> {
+  private hardLink (header: Header, path: string): void {
     // The target is a name in the same rootfs: resolve its parent inside the root, never its last component
     // (a hard link to a symlink links the symlink).
     const target = cleanEntryName(header.linkname ?? '')
     const { parent, base } = splitName(target)
-    const targetPath = this.abs(joinRel(await this.resolver.resolve(parent), base))
+    const targetPath = this.abs(joinRel(this.resolver.resolve(parent), base))
     try {
-      await link(targetPath, path)
+      linkSync(targetPath, path)
     } catch (err) {
       if (isErrno(err, 'ENOENT')) throw new InvalidLayerError(header.name, `hard link target ${JSON.stringify(header.linkname)} does not exist`, err)
       if (isErrno(err, 'EPERM')) throw new InvalidLayerError(header.name, `cannot hard link to ${JSON.stringify(header.linkname)}`, err)
@@ -185,50 +186,50 @@ export class LayerApplier {
     this.invalidate()
   }
 
-  private async applyRoot (header: Header): Promise<void> {
+  private applyRoot (header: Header): void {
     // A non-directory root could be a symlink that later entries would follow out of the rootfs.
     if (header.type !== 'directory') throw new InvalidLayerError(header.name, 'refusing to change the type of the root directory')
     const meta = entryMeta(header)
-    await applyMeta(this.root, meta, { isSymlink: false, chown: this.privileged })
+    applyMeta(this.root, meta, { isSymlink: false, chown: this.privileged })
     this.dirTimes.set('', { atime: meta.atime, mtime: meta.mtime })
   }
 
-  private async rememberDir (dirRel: string): Promise<void> {
+  private rememberDir (dirRel: string): void {
     if (this.dirTimes.has(dirRel)) return
-    const info = await lstatOrUndefined(this.abs(dirRel))
+    const info = lstatOrUndefined(this.abs(dirRel))
     if (info?.isDirectory() === true) {
       this.dirTimes.set(dirRel, { atime: info.atime, mtime: info.mtime })
       this.knownDirs.add(dirRel)
     }
   }
 
-  private async whiteout (dirRel: string, base: string, name: string): Promise<void> {
+  private whiteout (dirRel: string, base: string, name: string): void {
     if (base === OPAQUE_WHITEOUT) {
-      await this.removeLower(dirRel, dirRel, true)
+      this.removeLower(dirRel, dirRel, true)
       return
     }
     const victim = base.slice(WHITEOUT_PREFIX.length)
     if (victim === '' || victim === '.' || victim === '..') throw new InvalidLayerError(name, 'a whiteout must name a file (bare .wh.)')
-    await this.removeLower(joinRel(dirRel, victim), dirRel, false)
+    this.removeLower(joinRel(dirRel, victim), dirRel, false)
   }
 
   /**
    * Removes `rel` unless this layer wrote it; for what it wrote, looks at the children (`keep`: the opaque
    * directory itself). `entryDir` is the whiteout's own directory, whose times are put back at the end.
    */
-  private async removeLower (rel: string, entryDir: string, keep: boolean): Promise<void> {
+  private removeLower (rel: string, entryDir: string, keep: boolean): void {
     const path = this.abs(rel)
-    const info = await lstatOrUndefined(path)
+    const info = lstatOrUndefined(path)
     if (info === undefined) return
     if (!keep && !this.upper.has(rel)) {
-      await rm(path, { recursive: true, force: true })
+      rmSync(path, { recursive: true, force: true })
       this.invalidate()
       const parent = splitName(rel).parent
       if (parent !== entryDir) this.dirTimes.delete(parent)
       return
     }
     if (!info.isDirectory()) return
-    for (const child of await readdir(path)) await this.removeLower(joinRel(rel, child), entryDir, false)
+    for (const child of readdirSync(path)) this.removeLower(joinRel(rel, child), entryDir, false)
   }
 
   private invalidate (): void {
@@ -241,14 +242,14 @@ export class LayerApplier {
 /** Writes exactly the entry's bytes into a new file (tar-stream enforces the header's size). */
 async function writeRegular (path: string, body: EntryBody): Promise<void> {
   // O_EXCL|O_NOFOLLOW: the path was just cleared, so anything there now is not ours to write through.
-  const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o666)
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o666)
   try {
     for await (const chunk of body) {
       let offset = 0
-      while (offset < chunk.byteLength) offset += (await handle.write(chunk, offset)).bytesWritten
+      while (offset < chunk.byteLength) offset += writeSync(fd, chunk, offset)
     }
   } finally {
-    await handle.close()
+    closeSync(fd)
   }
 }
 

@@ -4,7 +4,7 @@
  * which Node lacks, so we run `mknod(1)`.
  */
 import { execFile } from 'node:child_process'
-import { chmod, lchown, lutimes } from 'node:fs/promises'
+import { chmodSync, lchownSync, lutimesSync } from 'node:fs'
 import { promisify } from 'node:util'
 import type { Header } from 'tar-stream'
 
@@ -48,10 +48,10 @@ export function hasXattrs (header: Header): boolean {
 }
 
 /** Applies owner, mode and times to `path` (never following a final symlink). */
-export async function applyMeta (path: string, meta: EntryMeta, options: { isSymlink: boolean, chown: boolean }): Promise<void> {
-  if (options.chown) await lchown(path, meta.uid, meta.gid)
-  if (!options.isSymlink) await chmod(path, meta.mode)
-  await lutimes(path, meta.atime, meta.mtime)
+export function applyMeta (path: string, meta: EntryMeta, options: { isSymlink: boolean, chown: boolean }): void {
+  if (options.chown) lchownSync(path, meta.uid, meta.gid)
+  if (!options.isSymlink) chmodSync(path, meta.mode)
+  lutimesSync(path, meta.atime, meta.mtime)
 }
 
 /** Creates a character device, block device or fifo with mknod(1); needs root (CAP_MKNOD). */

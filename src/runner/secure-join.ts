@@ -4,7 +4,7 @@
  * the root: an absolute link target restarts at the root, `..` stops at the root, more than 255 links is an
  * error. The last component is never followed by the unpacker, so no entry can reach outside the root.
  */
-import { lstat, readlink } from 'node:fs/promises'
+import { lstatSync, readlinkSync } from 'node:fs'
 import { posix } from 'node:path'
 import { isErrno } from '../util/errors.ts'
 import { InvalidLayerError } from './errors.ts'
@@ -40,26 +40,10 @@ function notFound (err: unknown): boolean {
 /**
  * Resolves `unsafePath` (relative or absolute, read as inside `root`) through every symlink, the last
  * component included, and returns the path relative to `root` (`` for the root itself). Components that do not
- * exist are taken as they are. Throws InvalidLayerError (ELOOP) after MAX_SYMLINKS links.
+ * exist are taken as they are. Throws InvalidLayerError (ELOOP) after MAX_SYMLINKS links. Synchronous: each
+ * step is one lstat of a local path, and the unpacker runs in a worker thread.
  */
-export async function resolveInRoot (root: string, unsafePath: string): Promise<string> {
-  return await resolveWith(root, unsafePath, {
-    lstat: async p => await lstat(p),
-    readlink: async p => await readlink(p)
-  })
-}
-
-interface ResolveFs {
-  lstat: (path: string) => Promise<{ isSymbolicLink: () => boolean }>
-  readlink: (path: string) => Promise<string>
-}
-
-function checkLinks (links: number, path: string): number {
-  if (links + 1 > MAX_SYMLINKS) throw new InvalidLayerError(path, `more than ${MAX_SYMLINKS} symlinks (ELOOP)`)
-  return links + 1
-}
-
-async function resolveWith (root: string, unsafePath: string, fs: ResolveFs): Promise<string> {
+export function resolveInRootSync (root: string, unsafePath: string): string {
   const queue = components(unsafePath)
   const resolved: string[] = []
   let links = 0
@@ -72,20 +56,28 @@ async function resolveWith (root: string, unsafePath: string, fs: ResolveFs): Pr
     }
     resolved.push(part)
     const full = posix.join(root, ...resolved)
-    let isLink = false
-    try {
-      isLink = (await fs.lstat(full)).isSymbolicLink()
-    } catch (err) {
-      if (!notFound(err)) throw err
-    }
-    if (!isLink) continue
-    links = checkLinks(links, unsafePath)
-    const target = await fs.readlink(full)
+    if (!isSymlink(full)) continue
+    if (++links > MAX_SYMLINKS) throw new InvalidLayerError(unsafePath, `more than ${MAX_SYMLINKS} symlinks (ELOOP)`)
+    const target = readlinkSync(full)
     resolved.pop()
     if (target.startsWith('/')) resolved.length = 0
     queue.unshift(...components(target))
   }
   return resolved.join('/')
+}
+
+/** resolveInRootSync for callers on the main thread (user and entrypoint lookups: a handful of paths). */
+export async function resolveInRoot (root: string, unsafePath: string): Promise<string> {
+  return resolveInRootSync(root, unsafePath)
+}
+
+function isSymlink (path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink() === true
+  } catch (err) {
+    if (notFound(err)) return false
+    throw err
+  }
 }
 
 /**
@@ -102,11 +94,11 @@ export class DirResolver {
   }
 
   /** The directory `rel` (cleaned, relative) resolved inside the root, as a path relative to the root. */
-  async resolve (rel: string): Promise<string> {
+  resolve (rel: string): string {
     if (rel === '') return ''
     const cached = this.cache.get(rel)
     if (cached !== undefined) return cached
-    const resolved = await resolveInRoot(this.root, rel)
+    const resolved = resolveInRootSync(this.root, rel)
     if (this.cache.size > 100_000) this.cache.clear()
     this.cache.set(rel, resolved)
     return resolved

@@ -35,7 +35,7 @@ function overrides (options: StartOptions): ConfigOverrides {
   }
 }
 
-function progressLine (p: PullProgress): string {
+export function progressLine (p: PullProgress): string {
   const pct = p.bytesTotal > 0 ? Math.floor(100 * p.bytesDone / p.bytesTotal) : 0
   const eta = p.rate > 0 && p.bytesTotal > p.bytesDone ? ` eta ${Math.ceil((p.bytesTotal - p.bytesDone) / p.rate)}s` : ''
   return `${p.ref}: ${p.phase} ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)} (${pct}%) ${formatBytes(p.rate)}/s from ${p.peers} peer(s), blobs ${p.blobsDone}/${p.blobsTotal}${eta}`

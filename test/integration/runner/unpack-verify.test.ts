@@ -45,14 +45,14 @@ describe('unpack inputs and verification', () => {
   })
   after(async () => { await rm(dir, { recursive: true, force: true }) })
 
-  it('unpacks tar, tar+gzip and tar+zstd layers to the same tree, equal to umoci for tar and gzip', async () => {
+  it('unpacks tar, tar+gzip and tar+zstd layers to the same tree, equal to umoci for tar and gzip, in a worker or not', async () => {
     const trees = []
     for (const compression of ['none', 'gzip', 'zstd'] as const) {
       const layout = join(dir, `layout-${compression}`)
       await writeLayout(layout, 't', { layers, compression })
       await ingestLayout(layout, 't', store, `verify/${compression}:t`)
       const target = join(dir, `rootfs-${compression}`)
-      await unpackRootfs(store, await loadImage(store, `verify/${compression}:t`), target)
+      await unpackRootfs(store, await loadImage(store, `verify/${compression}:t`), target, { worker: compression !== 'none' })
       const tree = await snapshotTree(target)
       trees.push(tree)
       if (compression !== 'zstd') {

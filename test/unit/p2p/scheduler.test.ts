@@ -77,3 +77,25 @@ test('mismatched bitfields are refused', () => {
   assert.throws(() => { s.setPeer('a', new Bitfield(4)) }, RangeError)
   assert.throws(() => new PieceScheduler({ count: 3, done: new Bitfield(2) }), RangeError)
 })
+
+test('strict mode spares a complete holder: no piece a partial holder has, only hinted ones outside the endgame', () => {
+  const s = new PieceScheduler({ count: 4 })
+  const hint = field(4, [2, 3])
+  s.setPeer('seed', 'all', hint)
+  s.setPeer('peer', field(4, [3]))
+  assert.equal(s.hasPartialPeers(), true)
+  // Piece 3 is at a partial holder, pieces 0 and 1 were sent out already: only piece 2 is left for the seed.
+  assert.equal(s.assign('seed', { strict: true }), 2)
+  assert.equal(s.assign('seed', { strict: true }), undefined)
+  assert.equal(s.assign('peer', { strict: true }), 3)
+  // Relaxed (the pull waited long enough), anything goes.
+  assert.ok([0, 1].includes(s.assign('seed') as number))
+})
+
+test('complete holders alone are never held back', () => {
+  const s = new PieceScheduler({ count: 2 })
+  s.setPeer('a', 'all', new Bitfield(2))
+  s.setPeer('b', 'all')
+  assert.equal(s.hasPartialPeers(), false)
+  assert.notEqual(s.assign('b', { strict: true }), undefined)
+})

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { Store } from '../../../src/store/store.ts'
 import { loadImage } from '../../../src/runner/image.ts'
 import { unpackRootfs } from '../../../src/runner/unpack.ts'
+import { InvalidLayerError } from '../../../src/runner/errors.ts'
 import type { Logger } from '../../../src/util/logger.ts'
 import { buildTar, ingestLayout, writeLayout } from '../../integration/runner/helpers/images.ts'
 
@@ -44,11 +45,31 @@ describe('unpack options', () => {
     assert.match(warnings[0] ?? '', /character-device dev\/null/)
   })
 
-  it('stops when aborted and leaves nothing', async () => {
-    const controller = new AbortController()
-    controller.abort()
+  it('stops when aborted, before or during the unpack, and leaves nothing', async () => {
+    const image = await loadImage(store, 'options/image:1')
     const parent = join(dir, 'aborted')
-    await assert.rejects(unpackRootfs(store, await loadImage(store, 'options/image:1'), join(parent, 'rootfs'), { signal: controller.signal }), { name: 'AbortError' })
-    assert.deepEqual(await readdir(parent), [])
+    await assert.rejects(unpackRootfs(store, image, join(parent, 'rootfs'), { signal: AbortSignal.abort() }), { name: 'AbortError' })
+    for (const worker of [true, false]) {
+      const controller = new AbortController()
+      const unpacking = unpackRootfs(store, image, join(parent, 'rootfs'), { signal: controller.signal, worker })
+      setImmediate(() => { controller.abort() })
+      await assert.rejects(unpacking, { name: 'AbortError' })
+      assert.deepEqual(await readdir(parent), [])
+    }
+  })
+
+  it('rebuilds the error classes of the worker on the caller side', async () => {
+    const layout = join(dir, 'bad-layout')
+    await writeLayout(layout, 't', { layers: [await buildTar([{ header: { name: 'x', type: 'link', linkname: 'missing' } }])] })
+    await ingestLayout(layout, 't', store, 'options/bad:1')
+    const image = await loadImage(store, 'options/bad:1')
+    for (const worker of [true, false]) {
+      const err = await unpackRootfs(store, image, join(dir, `bad-${String(worker)}`), { worker }).then(() => undefined, (e: unknown) => e)
+      assert.ok(err instanceof InvalidLayerError, String(err))
+      assert.equal(err.entry, 'x')
+      assert.equal(err.code, 'LAYER_INVALID')
+      assert.match(err.message, /hard link target "missing" does not exist/)
+      assert.equal((err.cause as NodeJS.ErrnoException | undefined)?.code, 'ENOENT')
+    }
   })
 })

@@ -1,0 +1,134 @@
+/**
+ * `emergence run | ps | stop | rm`: automata on the local runc. `run` takes an image ref or a Nix store path;
+ * an image the store lacks is pulled from peers first through the running node (with progress).
+ */
+import type { Command } from 'commander'
+import { socketPath } from '../../daemon/daemon.ts'
+import { controlRequest } from '../../daemon/control-client.ts'
+import { DaemonNotRunningError } from '../../daemon/errors.ts'
+import { LocalNix } from '../../nix/local-nix.ts'
+import { isStorePath } from '../../nix/store-path.ts'
+import type { PullProgress } from '../../p2p/progress.ts'
+import { listContainers, removeContainer, runClosure, runImage, stopContainer } from '../../runner/index.ts'
+import { RefNotFoundError } from '../../store/errors.ts'
+import type { Store } from '../../store/store.ts'
+import { contextOf, type CliContext } from '../context.ts'
+import { table } from '../output.ts'
+import { EmergenceError } from '../../util/errors.ts'
+import { progressLine } from './node.ts'
+
+interface RunOptions {
+  detach?: boolean
+  rm?: boolean
+  name?: string
+  env?: string[]
+  entrypoint?: string
+  workdir?: string
+  user?: string
+  network?: 'none' | 'host'
+}
+
+function collect (value: string, previous: string[] = []): string[] {
+  return [...previous, value]
+}
+
+/** Makes sure the image is in the store: pulls it through the running node when it is not. */
+async function ensureImage (ctx: CliContext, store: Store, ref: string): Promise<void> {
+  try {
+    await store.resolve(ref)
+    return
+  } catch (err) {
+    if (!(err instanceof RefNotFoundError)) throw err
+  }
+  try {
+    await controlRequest(socketPath(ctx.dataDir), 'POST', '/v1/pull', {
+      body: { ref },
+      timeoutMs: 0,
+      onEvent: event => { ctx.output.progress(progressLine(event as PullProgress)) }
+    })
+    ctx.output.done()
+  } catch (err) {
+    if (err instanceof DaemonNotRunningError) throw new EmergenceError(`no image ${ref} in the store, and no node is running to pull it from peers`, { code: 'MANIFEST_UNKNOWN' })
+    throw err
+  }
+}
+
+export function registerRunCommands (program: Command): void {
+  program.command('run')
+    .description('run an image or a Nix closure with runc (missing images are pulled from peers first)')
+    .argument('<target>', 'an image ref (name:tag, name@digest) or a /nix/store path')
+    .argument('[args...]', 'command and arguments (after --); default: the image\'s Entrypoint and Cmd')
+    .option('-d, --detach', 'run in the background; output goes to a log file under the data dir')
+    .option('--rm', 'remove the container when it exits')
+    .option('--name <id>', 'container id (default: generated)')
+    .option('-e, --env <NAME=value>', 'set an environment variable (repeatable)', collect)
+    .option('--entrypoint <path>', 'replace the image\'s entrypoint')
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-u, --user <user>', 'user[:group] or uid[:gid]')
+    .option('--network <mode>', 'none (own empty network namespace, default) or host')
+    .action(async (target: string, args: string[], options: RunOptions, command: Command) => {
+      const ctx = contextOf(command)
+      const common = {
+        dataDir: ctx.dataDir,
+        io: { stdin: 'inherit' as const },
+        ...(options.detach === true ? { detach: true } : {}),
+        ...(options.rm === true ? { remove: true } : {}),
+        ...(options.name !== undefined ? { id: options.name } : {}),
+        ...(options.env !== undefined ? { env: options.env } : {}),
+        ...(options.user !== undefined ? { user: options.user } : {}),
+        ...(options.network !== undefined ? { network: options.network } : {})
+      }
+      let result
+      if (isStorePath(target)) {
+        const closure = (await new LocalNix().closure([target])).map(info => info.path)
+        const argv = args.length > 0 ? args : [target]
+        result = await runClosure({ ...common, closure, args: argv, ...(options.workdir !== undefined ? { cwd: options.workdir } : {}) })
+      } else {
+        const store = await ctx.openStore()
+        await ensureImage(ctx, store, target)
+        result = await runImage({
+          ...common,
+          store,
+          image: target,
+          ...(args.length > 0 ? { command: args } : {}),
+          ...(options.entrypoint !== undefined ? { entrypoint: [options.entrypoint] } : {}),
+          ...(options.workdir !== undefined ? { workingDir: options.workdir } : {})
+        })
+      }
+      if (options.detach === true) {
+        ctx.output.result({ id: result.id }, () => result.id)
+        return
+      }
+      process.exitCode = result.exitCode ?? 0
+    })
+
+  program.command('ps')
+    .description('list containers started by this node')
+    .action(async (_options: unknown, command: Command) => {
+      const ctx = contextOf(command)
+      const containers = await listContainers({ dataDir: ctx.dataDir })
+      ctx.output.result(containers, () => containers.length === 0
+        ? 'no containers'
+        : table(['ID', 'TARGET', 'STATUS', 'PID'], containers.map(c => [c.id, c.image, c.status, c.pid !== undefined ? String(c.pid) : ''])))
+    })
+
+  program.command('stop')
+    .description('stop a running container (SIGTERM, then SIGKILL)')
+    .argument('<id>', 'container id')
+    .option('--timeout <seconds>', 'seconds before SIGKILL', '10')
+    .action(async (id: string, options: { timeout: string }, command: Command) => {
+      const ctx = contextOf(command)
+      const stopped = await stopContainer({ dataDir: ctx.dataDir, id, timeoutMs: Number(options.timeout) * 1000 })
+      ctx.output.result({ id, stopped }, () => stopped ? `stopped ${id}` : `${id} was not running`)
+    })
+
+  program.command('rm')
+    .description('remove a container and its bundle')
+    .argument('<id...>', 'container ids')
+    .option('-f, --force', 'kill it first if it is running')
+    .action(async (ids: string[], options: { force?: boolean }, command: Command) => {
+      const ctx = contextOf(command)
+      for (const id of ids) await removeContainer({ dataDir: ctx.dataDir, id, force: options.force === true })
+      ctx.output.result({ removed: ids }, () => ids.map(id => `removed ${id}`).join('\n'))
+    })
+}

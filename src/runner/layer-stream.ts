@@ -1,0 +1,99 @@
+/**
+ * Streams one layer blob into a rootfs (specs.md §2): blob file -> digest and size check -> decompression by
+ * media type -> diff_id check -> tar parser -> LayerApplier, in bounded memory (a few MiB of stream buffers).
+ * Runs on whatever thread calls it: the worker of unpack-worker.ts, or the caller's.
+ */
+import { createReadStream } from 'node:fs'
+import { PassThrough, type Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { createGunzip, createZstdDecompress } from 'node:zlib'
+import { extract as createExtract } from 'tar-stream'
+import { HashingCounter } from '../store/blob-store.ts'
+import { digestAlgorithm, type Digest } from '../oci/digest.ts'
+import { layerCompression } from '../oci/media-types.ts'
+import type { Descriptor } from '../oci/types.ts'
+import type { Logger } from '../util/logger.ts'
+import { DiffIdMismatchError, InvalidLayerError, LayerDigestMismatchError, UnsupportedLayerError } from './errors.ts'
+import { LayerApplier } from './layer-apply.ts'
+
+/** One layer to apply: its descriptor, its diff_id, and the file holding its blob. */
+export interface LayerJob {
+  descriptor: Descriptor
+  diffId: Digest
+  path: string
+}
+
+export interface ApplyOptions {
+  logger: Logger
+  privileged: boolean
+  signal?: AbortSignal
+}
+
+/** Decompressor output chunk size: larger than zlib's 16 KiB default, so files are written in fewer calls. */
+const CHUNK_SIZE = 256 * 1024
+
+export function isPrivileged (): boolean {
+  return process.getuid?.() === 0
+}
+
+function decompressor (layer: Descriptor): Transform {
+  switch (layerCompression(layer.mediaType)) {
+    case 'none': return new PassThrough({ highWaterMark: CHUNK_SIZE })
+    case 'gzip': return createGunzip({ chunkSize: CHUNK_SIZE })
+    case 'zstd': return createZstdDecompress({ chunkSize: CHUNK_SIZE })
+    default: throw new UnsupportedLayerError(layer.mediaType)
+  }
+}
+
+/** Tar and decompression failures come as plain Errors from the stream libraries: name them. */
+function asLayerError (err: unknown, layer: Descriptor): unknown {
+  if (!(err instanceof Error) || err.name !== 'Error') return err
+  return new InvalidLayerError(layer.digest, `cannot read the layer: ${err.message}`, err)
+}
+
+/**
+ * Applies one layer to `root`, verifying its digest and size (the descriptor) and its diff_id (the sha256 of
+ * the uncompressed tar, image-spec config.md) while streaming. The checks complete at the end of the stream, so
+ * a mismatch is reported after the entries were applied: callers discard the whole rootfs.
+ */
+export async function applyLayer (job: LayerJob, root: string, options: ApplyOptions): Promise<void> {
+  const { descriptor: layer, diffId } = job
+  const source = createReadStream(job.path, { highWaterMark: 1024 * 1024 })
+  const compressed = new HashingCounter(digestAlgorithm(layer.digest), layer.size, actual => new LayerDigestMismatchError(`${layer.digest} (${layer.size} bytes)`, `${actual} bytes or more`))
+  const uncompressed = new HashingCounter(digestAlgorithm(diffId), undefined, () => new Error('unreachable'))
+  const extract = createExtract()
+  const abort = new AbortController()
+  const onAbort = (): void => { abort.abort(options.signal?.reason) }
+  options.signal?.addEventListener('abort', onAbort, { once: true })
+  const feeding = pipeline([source, compressed, decompressor(layer), uncompressed, extract], { signal: abort.signal })
+  // Keep a failure of the feeding side from being reported as unhandled while the entries are applied.
+  feeding.catch(() => {})
+  const applier = new LayerApplier(root, options)
+  try {
+    for await (const entry of extract) {
+      await applier.apply(entry.header, entry as AsyncIterable<Uint8Array>)
+    }
+    await feeding
+  } catch (err) {
+    abort.abort(err)
+    await feeding.catch(() => {})
+    throw asLayerError(err, layer)
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort)
+  }
+  applier.finish()
+  const actual = `${digestAlgorithm(layer.digest)}:${compressed.hash.digest('hex')}`
+  if (actual !== layer.digest || compressed.bytes !== layer.size) {
+    throw new LayerDigestMismatchError(`${layer.digest} (${layer.size} bytes)`, `${actual} (${compressed.bytes} bytes)`)
+  }
+  const diff = `${digestAlgorithm(diffId)}:${uncompressed.hash.digest('hex')}`
+  if (diff !== diffId) throw new DiffIdMismatchError(layer.digest, diffId, diff)
+}
+
+/** Applies `jobs` in order to `root` on this thread. */
+export async function applyLayers (jobs: LayerJob[], root: string, options: ApplyOptions): Promise<void> {
+  for (const job of jobs) {
+    options.signal?.throwIfAborted()
+    await applyLayer(job, root, options)
+  }
+}
