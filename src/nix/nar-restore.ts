@@ -7,14 +7,14 @@
  * the last component), every parent is a directory this restore created (checked, NarSymlinkParentError
  * otherwise), and symlink targets are written verbatim, never resolved. File contents go straight to disk.
  */
-import { lstat, mkdir, mkdtemp, open, rename, rm, rmdir, symlink } from 'node:fs/promises'
+import { mkdir, mkdtemp, open, rename, rm, rmdir, symlink } from 'node:fs/promises'
 import { constants } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { isErrno } from '../util/errors.ts'
 import { NarSymlinkParentError, NarTargetExistsError } from './errors.ts'
 import { parseNar } from './nar-reader.ts'
 import type { NarEntry, NarPath, ParseNarOptions } from './nar-reader.ts'
+import { pathExists } from '../util/fs.ts'
 
 export type RestoreNarOptions = ParseNarOptions
 
@@ -22,16 +22,6 @@ const SLASH = Buffer.from('/')
 
 function joinPath (root: Buffer, path: NarPath): Buffer {
   return path.length === 0 ? root : Buffer.concat([root, ...path.flatMap(name => [SLASH, name])])
-}
-
-async function exists (path: string): Promise<boolean> {
-  try {
-    await lstat(path)
-    return true
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return false
-    throw err
-  }
 }
 
 /** Small input chunks are gathered up to this many bytes per write, so a trickling stream costs few syscalls. */
@@ -91,7 +81,7 @@ class DirectoryChain {
 
 /** Restores the NAR read from `source` at `target`, which must not exist yet. */
 export async function restoreNar (source: AsyncIterable<Uint8Array>, target: string, options: RestoreNarOptions = {}): Promise<void> {
-  if (await exists(target)) throw new NarTargetExistsError(target)
+  if (await pathExists(target)) throw new NarTargetExistsError(target)
   // Keep the temp name under NAME_MAX even for the longest store path names.
   const temp = await mkdtemp(join(dirname(target), `.${basename(target).slice(0, 200)}.restore-`))
   const root = Buffer.from(join(temp, 'root'))
@@ -105,7 +95,7 @@ export async function restoreNar (source: AsyncIterable<Uint8Array>, target: str
       else if (entry.type === 'symlink') await symlink(entry.target, path)
       else await writeRegular(path, entry, options.signal)
     }
-    if (await exists(target)) throw new NarTargetExistsError(target)
+    if (await pathExists(target)) throw new NarTargetExistsError(target)
     await rename(root, target)
   } catch (err) {
     await rm(temp, { recursive: true, force: true })

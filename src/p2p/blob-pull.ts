@@ -69,6 +69,8 @@ export class BlobPull {
   private readonly lists = new ListBook()
   private readonly swarm: Swarm
   private size: number | undefined
+  /** The descriptor's size: trusted (it comes from a verified manifest), unlike a size peers report. */
+  private readonly trustedSize: number | undefined
   private partial: PartialBlob | undefined
   private verified: Bitfield | undefined
   private resumedBytes = 0
@@ -80,6 +82,7 @@ export class BlobPull {
     this.cfg = cfg
     this.digest = descriptor.digest
     this.size = descriptor.size
+    this.trustedSize = descriptor.size
     this.options = options
     this.signal = options.signal ?? new AbortController().signal
     this.swarm = new Swarm({
@@ -113,7 +116,7 @@ export class BlobPull {
       this.partial ??= await this.c.store.openPartial(this.digest, size)
       const list = await this.prepareList(this.partial, size)
       if (attempt === 1) this.options.onStart?.(size, this.resumedBytes)
-      const transfer = new Transfer({ ...this.c, swarm: this.swarm, lists: this.lists, cfg: this.cfg, signal: this.signal, digest: this.digest, descriptorSize: this.size }, {
+      const transfer = new Transfer({ ...this.c, swarm: this.swarm, lists: this.lists, cfg: this.cfg, signal: this.signal, digest: this.digest, descriptorSize: this.trustedSize }, {
         partial: this.partial,
         list,
         verified: this.verified ?? new Bitfield(pieceCount(size, list.pieceSize)),

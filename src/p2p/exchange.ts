@@ -120,6 +120,7 @@ export class Exchange implements Startable {
     this.controller.abort(new Error('the exchange is stopping'))
     this.client.closeIdle()
     await this.node.unhandle(BLOB_PROTOCOL)
+    await this.holdings.close()
   }
 
   /**
@@ -172,7 +173,9 @@ export class Exchange implements Startable {
       try {
         const peer = await this.node.peerStore.get(peerIdFromString(id))
         addrs = peer.addresses.map(a => a.multiaddr.toString()).filter(isTcpAddress).slice(0, MAX_PEX_ADDRS)
-      } catch {}
+      } catch {
+        // Not in the peer store: the id alone still lets the receiver find it through the DHT.
+      }
       if (this.pexCache.size >= 1024) this.pexCache.clear()
       this.pexCache.set(id, { addrs, at: now })
       return { id, addrs }

@@ -3,11 +3,11 @@
  * whose verified pieces are served from the partial file as soon as they are verified. Also remembers which
  * peers asked for or serve a blob, for peer exchange in HAVE answers.
  */
-import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Digest } from '../oci/digest.ts'
 import type { Store } from '../store/store.ts'
 import { isErrno } from '../util/errors.ts'
+import { FileCache } from './file-cache.ts'
 import type { Bitfield } from './bitfield.ts'
 import { MAX_PEX_PEERS } from './constants.ts'
 import { PieceListStore, type PieceList } from './piece-list.ts'
@@ -58,6 +58,7 @@ export class Holdings {
   private readonly pieceSizeFor: (size: number) => number
   private readonly downloads = new Map<Digest, ActiveDownload>()
   private readonly seen = new Map<Digest, Map<string, number>>()
+  private readonly files = new FileCache()
 
   constructor (store: Store, pieceSizeFor: (size: number) => number) {
     this.store = store
@@ -67,19 +68,22 @@ export class Holdings {
 
   /** Serves a download's verified pieces until the returned function is called. */
   registerDownload (download: ActiveDownload): () => void {
+    // A partial file at this path may have been discarded and created anew: never read it through an old handle.
+    this.files.evict(download.path)
     this.downloads.set(download.digest, download)
     return () => {
       if (this.downloads.get(download.digest) === download) this.downloads.delete(download.digest)
+      this.files.evict(download.path)
     }
   }
 
   async lookup (digest: Digest): Promise<Holding | undefined> {
-    const info = await this.store.blobs.stat(digest)
-    if (info !== undefined) {
-      const list = await this.pieceLists.get(digest, info.size)
-      const pieceSize = list?.pieceSize ?? this.pieceSizeFor(info.size)
-      const suggest = this.uploads.suggest(digest, pieceSize, pieceCount(info.size, pieceSize))
-      return { digest, size: info.size, pieceSize, complete: true, ...(suggest !== undefined ? { suggest } : {}) }
+    const size = await this.files.size(this.store.paths.blob(digest))
+    if (size !== undefined) {
+      const list = await this.pieceLists.get(digest, size)
+      const pieceSize = list?.pieceSize ?? this.pieceSizeFor(size)
+      const suggest = this.uploads.suggest(digest, pieceSize, pieceCount(size, pieceSize))
+      return { digest, size, pieceSize, complete: true, ...(suggest !== undefined ? { suggest } : {}) }
     }
     const download = this.downloads.get(digest)
     if (download === undefined) return undefined
@@ -106,9 +110,10 @@ export class Holdings {
    */
   async readPiece (digest: Digest, index: number, pieceSize: number, requester: string): Promise<PieceRead> {
     if (!isValidPieceSize(pieceSize)) return { missing: 'piece-size' }
-    const info = await this.store.blobs.stat(digest)
-    if (info !== undefined) {
-      const count = pieceCount(info.size, pieceSize)
+    const blobPath = this.store.paths.blob(digest)
+    const size = await this.files.size(blobPath)
+    if (size !== undefined) {
+      const count = pieceCount(size, pieceSize)
       if (index >= count) return { missing: 'piece' }
       // Check and count in one synchronous step, so that concurrent requests see each other.
       if (this.uploads.defer(digest, pieceSize, count, index, requester)) {
@@ -116,7 +121,8 @@ export class Holdings {
         if (deferred !== undefined) return { deferred }
       }
       this.uploads.note(digest, pieceSize, count, index)
-      const bytes = await readRange(this.store.paths.blob(digest), pieceRange(index, info.size, pieceSize))
+      const { start, end } = pieceRange(index, size, pieceSize)
+      const bytes = await this.files.read(blobPath, start, end)
       if (bytes !== undefined) {
         const suggest = this.uploads.suggest(digest, pieceSize, count)
         return { bytes, ...(suggest !== undefined ? { suggest } : {}) }
@@ -126,11 +132,19 @@ export class Holdings {
     if (download === undefined) return { missing: 'blob' }
     if (download.list.pieceSize !== pieceSize) return { missing: 'piece-size' }
     if (!download.verified.has(index)) return { missing: 'piece' }
-    const bytes = await readRange(download.path, pieceRange(index, download.size, pieceSize))
-    if (bytes !== undefined) return { bytes, verified: download.verified.clone() }
-    // The download committed (renamed its file) between the checks: the store has it now.
-    const committed = await readRange(this.store.paths.blob(digest), pieceRange(index, download.size, pieceSize))
-    return committed !== undefined ? { bytes: committed } : { missing: 'blob' }
+    const { start, end } = pieceRange(index, download.size, pieceSize)
+    const bytes = await this.files.read(download.path, start, end) ?? await this.files.read(blobPath, start, end)
+    return bytes !== undefined ? { bytes, verified: download.verified.clone() } : { missing: 'blob' }
+  }
+
+  /** A blob was deleted: stop reading it through a cached handle. */
+  forget (digest: Digest): void {
+    this.files.evict(this.store.paths.blob(digest))
+  }
+
+  /** Closes cached file handles (on stop). */
+  async close (): Promise<void> {
+    await this.files.close()
   }
 
   /** Records that `peer` fetches or holds `digest`. */
@@ -154,29 +168,5 @@ export class Holdings {
     for (const [peer, at] of seen) if (now - at < PEX_TTL_MS) result.add(peer)
     result.delete(exclude)
     return [...result].slice(0, MAX_PEX_PEERS)
-  }
-}
-
-/** Reads [start, end) of a file; undefined when the file is gone. */
-async function readRange (path: string, range: { start: number, end: number }): Promise<Uint8Array | undefined> {
-  let handle
-  try {
-    handle = await open(path, 'r')
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined
-    throw err
-  }
-  try {
-    const length = range.end - range.start
-    const buffer = Buffer.allocUnsafe(length)
-    let done = 0
-    while (done < length) {
-      const { bytesRead } = await handle.read(buffer, done, length - done, range.start + done)
-      if (bytesRead === 0) return undefined
-      done += bytesRead
-    }
-    return buffer
-  } finally {
-    await handle.close()
   }
 }

@@ -138,7 +138,9 @@ function addHint (hints: PeerId[], text: string): void {
   if (hints.some(p => p.toString() === text)) return
   try {
     hints.push(peerIdFromString(text))
-  } catch {}
+  } catch {
+    // Keys of fromPeers are peer ids we parsed before; nothing else gets here.
+  }
 }
 
 /** Runs `fn` over `items`, `limit` at a time; after a failure no new item starts. */

@@ -3,10 +3,11 @@
  * and the puller that fetches blobs and images from every peer that has them, in parallel, trusting nobody but
  * the digest.
  *
- * The daemon creates everything at once with `P2P.create`, announces its store once, and keeps routing in step
- * with the store: `blobAdded(digest)` after a blob is written by other means than a pull (imports),
- * `blobRemoved(digest)` after a blob is deleted (GC). Pulled blobs are announced by the puller itself, from their
- * first verified piece on.
+ * The daemon creates everything at once with `P2P.create`, announces its store once after start (DHT records do
+ * not survive a restart), and keeps routing in step with the store: `blobAdded(digest)` after a blob is written by
+ * other means than a pull (an import), `blobRemoved(digest)` after a blob is deleted (GC). Pulled blobs are
+ * announced by the puller itself, from their first verified piece on. Pulls in progress should be aborted
+ * (their `signal`) before `stop()`.
  *
  * @example
  * ```ts
@@ -18,13 +19,16 @@
  *   bootstrap: ['/ip4/10.0.0.2/tcp/4150/p2p/12D3KooW...'],
  *   allowList: ['12D3KooW...', '12D3KooW...'],       // empty: any peer may connect
  *   trustedPeers: [],                                // who may answer name:tag (empty: every allowed peer)
- *   uploadRate: 50e6                                 // bytes/s, optional
+ *   mdns: false,
+ *   uploadRate: 50e6, downloadRate: 100e6            // bytes/s, optional
  * })
  * await p2p.announceAll()
- * const result = await p2p.pullImage('library/busybox:1.36', { onProgress: p => draw(p) })
+ * await p2p.dial('/ip4/10.0.0.3/tcp/4150/p2p/12D3KooW...')   // optional: bootstrap and mDNS dial by themselves
+ * const result = await p2p.pullImage('library/busybox:1.36', { signal, onProgress: p => draw(p) })
  * p2p.blobAdded(importedDigest)                      // after an import
  * await p2p.blobRemoved(collectedDigest)             // after GC removed a blob
- * console.log(p2p.counters())                        // bytes served / received per peer
+ * p2p.counters()                                     // bytes served / received per peer
+ * p2p.puller.bans.entries()                          // peers banned this session, with the reason
  * await p2p.stop()
  * ```
  *

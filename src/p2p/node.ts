@@ -18,6 +18,7 @@ import { createLibp2p } from 'libp2p'
 import { describeError } from '../util/errors.ts'
 import { silentLogger, type Logger } from '../util/logger.ts'
 import { DHT_PROTOCOL } from './constants.ts'
+import { noiseCrypto } from './noise-crypto.ts'
 import { InvalidP2PConfigError } from './errors.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 
@@ -118,7 +119,7 @@ export async function createNode (init: NodeInit): Promise<EmergenceNode> {
     privateKey: await loadOrCreateIdentity(init.identityDir, logger),
     addresses: { listen: init.listen ?? DEFAULT_LISTEN, ...(init.announce !== undefined ? { announce: init.announce } : {}) },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: STREAM_WINDOW, maxReadBufferLength: READ_BUFFER } })],
     ...(allowed !== undefined ? { connectionGater: allowListGater(allowed) } : {}),
     connectionMonitor: { abortConnectionOnPingFailure: false },

@@ -83,6 +83,12 @@ export class Puller {
     const work = (async () => {
       try {
         return await pull.run()
+      } catch (err) {
+        // The pull announced the blob at its first piece; nothing serves it now (a resumed pull announces again).
+        if (!await this.store.blobs.has(descriptor.digest)) {
+          void this.components.routing.withdraw(descriptor.digest).catch(() => {})
+        }
+        throw err
       } finally {
         await pull.close()
       }

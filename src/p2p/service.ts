@@ -63,15 +63,15 @@ export class P2P {
   /** Creates the node (identity, listeners, DHT) and starts serving. */
   static async create (init: P2PInit): Promise<P2P> {
     const node = await createNode({ ...init, ...(init.logger !== undefined ? { logger: init.logger } : {}) })
-    const p2p = new P2P(node, init)
     try {
+      const p2p = new P2P(node, init)
       await p2p.exchange.start()
       p2p.dht.start()
+      return p2p
     } catch (err) {
       await node.stop()
       throw err
     }
-    return p2p
   }
 
   get peerId (): PeerId {
@@ -106,6 +106,7 @@ export class P2P {
 
   /** A blob left the store (GC, delete): stop announcing it and drop its piece list sidecar. */
   async blobRemoved (digest: Digest): Promise<void> {
+    this.exchange.holdings.forget(digest)
     await this.exchange.holdings.pieceLists.delete(digest)
     await this.routing.withdraw(digest).catch(err => { this.logger.debug(`withdraw of ${digest} failed: ${describeError(err)}`) })
   }

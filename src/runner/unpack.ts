@@ -4,18 +4,18 @@
  * the target and renamed into place at the end, so a failure (a digest mismatch included) leaves no partial
  * rootfs behind. By default the layers are applied in a worker thread, off the caller's event loop.
  */
-import { chmod, lchown, lstat, lutimes, mkdir, rename, rm } from 'node:fs/promises'
+import { chmod, lchown, lutimes, mkdir, rename, rm } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import type { Store } from '../store/store.ts'
 import { BlobNotFoundError } from '../store/errors.ts'
 import type { Digest } from '../oci/digest.ts'
-import { isErrno } from '../util/errors.ts'
 import { tempName } from '../util/fs.ts'
 import { silentLogger, type Logger } from '../util/logger.ts'
 import { InvalidRunRequestError } from './errors.ts'
 import type { ResolvedImage } from './image.ts'
 import { applyLayers, isPrivileged, type ApplyOptions, type LayerJob } from './layer-stream.ts'
 import { applyLayersInWorker } from './unpack-worker.ts'
+import { pathExists } from '../util/fs.ts'
 
 export interface UnpackOptions {
   logger?: Logger
@@ -24,16 +24,6 @@ export interface UnpackOptions {
   privileged?: boolean
   /** Apply the layers in a worker thread (default) or on the caller's thread. */
   worker?: boolean
-}
-
-async function exists (path: string): Promise<boolean> {
-  try {
-    await lstat(path)
-    return true
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return false
-    throw err
-  }
 }
 
 /** The layers of `image` as jobs on the store's blob files; throws BlobNotFoundError for a missing layer. */
@@ -49,7 +39,7 @@ export async function layerJobs (store: Store, image: ResolvedImage): Promise<La
  * owned by 0:0 with mode 0755 and epoch times unless a layer says otherwise, as umoci does.
  */
 export async function unpackRootfs (store: Store, image: ResolvedImage, target: string, options: UnpackOptions = {}): Promise<void> {
-  if (await exists(target)) throw new InvalidRunRequestError(`cannot unpack into ${target}: it already exists`)
+  if (await pathExists(target)) throw new InvalidRunRequestError(`cannot unpack into ${target}: it already exists`)
   const jobs = await layerJobs(store, image)
   const apply: ApplyOptions = {
     logger: options.logger ?? silentLogger,

@@ -1,5 +1,6 @@
 /** Small filesystem helpers shared by the store and the runner: atomic replace, fsync of directories. */
-import { open, rename, rm, mkdir } from 'node:fs/promises'
+import { lstat, open, rename, rm, mkdir } from 'node:fs/promises'
+import { isErrno } from './errors.ts'
 import { randomBytes } from 'node:crypto'
 import { dirname, join, basename } from 'node:path'
 
@@ -51,5 +52,16 @@ export function processAlive (pid: number): boolean {
     return true
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** True when something (file, directory, link, even a dangling one) exists at `path`. */
+export async function pathExists (path: string): Promise<boolean> {
+  try {
+    await lstat(path)
+    return true
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return false
+    throw err
   }
 }

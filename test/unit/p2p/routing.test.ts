@@ -4,6 +4,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import { CombinedRouting, MemoryRoutingTable, digestToCid, merge } from '../../../src/p2p/routing.ts'
+import { DhtRouting } from '../../../src/p2p/dht-routing.ts'
+import { isTcpAddress, parseTcpAddress } from '../../../src/p2p/node.ts'
 import { digestOf } from '../../../src/oci/digest.ts'
 
 async function peer (): Promise<PeerId> {
@@ -55,4 +57,39 @@ test('merge interleaves sources as their items arrive', async () => {
   const slow = async function * (): AsyncIterable<number> { await new Promise(resolve => setTimeout(resolve, 20)); yield 1 }
   const fast = async function * (): AsyncIterable<number> { yield 2; yield 3 }
   assert.deepEqual(await collect(merge([slow(), fast()])), [2, 3, 1])
+})
+
+test('the DHT routing re-announces what it provides until it is withdrawn', async t => {
+  const calls: string[] = []
+  const contentRouting = {
+    provide: async (cid: { toString: () => string }) => { calls.push(`provide ${cid.toString()}`) },
+    cancelReprovide: async (cid: { toString: () => string }) => { calls.push(`cancel ${cid.toString()}`) },
+    findProviders: async function * () {},
+    put: async () => {},
+    get: async () => new Uint8Array()
+  }
+  const self = await peer()
+  const routing = new DhtRouting({ contentRouting, peerId: self }, { reannounceMs: 10 })
+  routing.start()
+  t.after(() => { routing.stop() })
+  const digest = digestOf('announced')
+  const cid = digestToCid(digest).toString()
+  await routing.provide(digest)
+  while (calls.filter(c => c === `provide ${cid}`).length < 3) await new Promise(resolve => setTimeout(resolve, 5))
+  await routing.withdraw(digest)
+  assert.deepEqual(routing.digests, [])
+  assert.equal(calls.at(-1), `cancel ${cid}`)
+  const count = calls.length
+  await new Promise(resolve => setTimeout(resolve, 40))
+  assert.equal(calls.length, count, 'nothing is re-announced after the withdraw')
+})
+
+test('tcp addresses for dialing and peer exchange are parsed strictly', () => {
+  const id = '12D3KooWNFWaMyLxcPSyz517pyoXCdoX67oJvGAugcAEP3sf6EYh'
+  assert.equal(parseTcpAddress(`/ip4/10.0.0.2/tcp/4150/p2p/${id}`).toString(), `/ip4/10.0.0.2/tcp/4150/p2p/${id}`)
+  assert.equal(parseTcpAddress('/ip6/::1/tcp/4150').toString(), '/ip6/::1/tcp/4150')
+  for (const bad of ['/ip4/1.2.3.4/udp/1', '/dns4/example.com/tcp/1', '/ip4/1.2.3.4/tcp/1/p2p-circuit', 'junk', '/ip4/1.2.3.4/tcp/1/p2p/0OIl']) {
+    assert.equal(isTcpAddress(bad), false, bad)
+    assert.throws(() => parseTcpAddress(bad), { name: 'InvalidP2PConfigError' }, bad)
+  }
 })
