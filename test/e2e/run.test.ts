@@ -4,7 +4,7 @@
  */
 import { test, after, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startCluster, stopAll, runToEnd, EMERGENCE_BIN, type ClusterNode } from '../../scripts/lib/cluster.ts'
@@ -71,4 +71,27 @@ test('an image the node lacks is pulled from a peer, then run', async () => {
   assert.equal(run.stdout, 'hello from runc\n')
   const list = JSON.parse((await b.cli(['image', 'ls'], { json: true })).stdout) as Array<{ ref: string }>
   assert.deepEqual(list.map(i => i.ref), ['e2e/busybox:1'])
+})
+
+const CLOSURE = `
+let
+  drv = name: script: deps: builtins.derivation ({ inherit name; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" script ]; } // deps);
+  bb = drv "e2e-run-busybox" "/bin/mkdir -p $out/bin && /bin/cp /bin/busybox $out/bin/busybox" {};
+in drv "e2e-run-hello" ''
+  /bin/mkdir -p $out/bin
+  printf '#!%s/bin/busybox sh\\necho "hello from a nix closure"\\nexit 5\\n' $bb > $out/bin/hello
+  /bin/chmod 555 $out/bin/hello
+'' { inherit bb; }
+`
+
+test('a Nix closure runs with runc from its store path, with only its closure mounted', async () => {
+  await writeFile(join(work, 'closure.nix'), CLOSURE)
+  const built = await runToEnd('nix-build', [join(work, 'closure.nix'), '-o', join(work, 'hello-link'), '--option', 'substituters', ''])
+  assert.equal(built.status, 0, built.stderr)
+  const hello = built.stdout.trim()
+  const run = await cli(join(work, 'solo'), ['run', '--rm', `${hello}/bin/hello`])
+  assert.equal(run.status, 5, run.stderr)
+  assert.equal(run.stdout, 'hello from a nix closure\n')
+  const listing = await cli(join(work, 'solo'), ['run', '--rm', hello, '--', `${hello}/bin/hello`])
+  assert.equal(listing.status, 5, listing.stderr)
 })

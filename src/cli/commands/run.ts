@@ -53,6 +53,13 @@ async function ensureImage (ctx: CliContext, store: Store, ref: string): Promise
   }
 }
 
+/** The store path a target names: `/nix/store/<hash>-<name>` itself or a file inside it (its program). */
+function storePathOf (target: string): string | undefined {
+  if (!target.startsWith('/nix/store/')) return undefined
+  const root = target.split('/').slice(0, 4).join('/')
+  return isStorePath(root) ? root : undefined
+}
+
 export function registerRunCommands (program: Command): void {
   program.command('run')
     .description('run an image or a Nix closure with runc (missing images are pulled from peers first)')
@@ -79,8 +86,9 @@ export function registerRunCommands (program: Command): void {
         ...(options.network !== undefined ? { network: options.network } : {})
       }
       let result
-      if (isStorePath(target)) {
-        const closure = (await new LocalNix().closure([target])).map(info => info.path)
+      const storePath = storePathOf(target)
+      if (storePath !== undefined) {
+        const closure = (await new LocalNix().closure([storePath])).map(info => info.path)
         const argv = args.length > 0 ? args : [target]
         result = await runClosure({ ...common, closure, args: argv, ...(options.workdir !== undefined ? { cwd: options.workdir } : {}) })
       } else {
