@@ -9,6 +9,7 @@ import { registerImageCommands } from './commands/image.ts'
 import { registerStoreCommands } from './commands/store.ts'
 import { registerNodeCommands } from './commands/node.ts'
 import { registerRunCommands } from './commands/run.ts'
+import { registerNixCommands } from './commands/nix.ts'
 
 export function buildProgram (): Command {
   const program = new Command('emergence')
@@ -25,6 +26,7 @@ export function buildProgram (): Command {
   registerStoreCommands(program)
   registerNodeCommands(program)
   registerRunCommands(program)
+  registerNixCommands(program)
   return program
 }
 

@@ -10,6 +10,9 @@
  * mdns: true
  * uploadLimit: 50M               # bytes per second, K/M/G suffixes
  * downloadLimit: 0               # 0 = unlimited
+ * nixStore: /srv/nix-b           # a chroot Nix store (--store DIR); absent: the system store
+ * nixCache: 127.0.0.1:7702       # the Nix binary cache endpoint (host:port), or off
+ * nixTrustedKeys: [name-1:base64...]   # when set, pulled Nix paths must be signed by one of these
  * ```
  */
 import { readFile } from 'node:fs/promises'
@@ -20,6 +23,8 @@ import { isErrno } from '../util/errors.ts'
 import { InvalidConfigError } from './errors.ts'
 
 export const DEFAULT_PORT = 7701
+/** The Nix binary cache listens on loopback only unless told otherwise: it serves whatever peers share. */
+export const DEFAULT_NIX_CACHE = '127.0.0.1:7702'
 export const CONFIG_ENV = 'EMERGENCE_CONFIG'
 
 export interface NodeConfig {
@@ -32,6 +37,22 @@ export interface NodeConfig {
   /** Bytes per second; 0 = unlimited. */
   uploadLimit: number
   downloadLimit: number
+  /** Root of a chroot Nix store (`nix-store --store DIR`); undefined: the system store. */
+  nixStore?: string
+  /** `host:port` of the Nix binary cache endpoint, or `off`. */
+  nixCache: string
+  /** Public keys (`name:base64`) one of which must have signed every Nix path pulled; empty: no signature needed. */
+  nixTrustedKeys: string[]
+}
+
+/** Parses `host:port`, `[v6]:port` or `off` (undefined); port 0 picks a free port. */
+export function parseListenAddress (value: string): { host: string, port: number } | undefined {
+  if (value.trim() === 'off') return undefined
+  const match = value.trim().match(/^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/)
+  const host = match?.[1] ?? match?.[2]
+  const port = Number(match?.[3])
+  if (host === undefined || !Number.isInteger(port) || port > 65535) throw new InvalidConfigError(`invalid address ${JSON.stringify(value)}: use host:port, e.g. 127.0.0.1:7702, or off`)
+  return { host, port }
 }
 
 /** `50M`, `1.5G`, `200K` or a plain number of bytes. */
@@ -51,7 +72,10 @@ const fileSchema = z.object({
   trustedPeers: z.array(z.string()).optional(),
   mdns: z.boolean().optional(),
   uploadLimit: rate.optional(),
-  downloadLimit: rate.optional()
+  downloadLimit: rate.optional(),
+  nixStore: z.string().min(1).optional(),
+  nixCache: z.string().refine(v => { try { parseListenAddress(v); return true } catch { return false } }, 'use host:port or off').optional(),
+  nixTrustedKeys: z.array(z.string()).optional()
 }).strict()
 
 export type ConfigOverrides = Partial<Omit<NodeConfig, 'dataDir'>>
@@ -61,7 +85,7 @@ function list (value: string | undefined): string[] | undefined {
   return value.split(',').map(s => s.trim()).filter(s => s !== '')
 }
 
-/** Overrides from EMERGENCE_LISTEN, EMERGENCE_BOOTSTRAP, EMERGENCE_ALLOW, EMERGENCE_MDNS. */
+/** Overrides from EMERGENCE_LISTEN, EMERGENCE_BOOTSTRAP, EMERGENCE_ALLOW, EMERGENCE_MDNS, EMERGENCE_NIX_STORE, EMERGENCE_NIX_CACHE. */
 export function configFromEnv (env: NodeJS.ProcessEnv = process.env): ConfigOverrides {
   const listen = list(env.EMERGENCE_LISTEN)
   const bootstrap = list(env.EMERGENCE_BOOTSTRAP)
@@ -70,7 +94,9 @@ export function configFromEnv (env: NodeJS.ProcessEnv = process.env): ConfigOver
     ...(listen !== undefined ? { listen } : {}),
     ...(bootstrap !== undefined ? { bootstrap } : {}),
     ...(allowList !== undefined ? { allowList } : {}),
-    ...(env.EMERGENCE_MDNS !== undefined ? { mdns: env.EMERGENCE_MDNS !== '0' && env.EMERGENCE_MDNS !== 'false' } : {})
+    ...(env.EMERGENCE_MDNS !== undefined ? { mdns: env.EMERGENCE_MDNS !== '0' && env.EMERGENCE_MDNS !== 'false' } : {}),
+    ...(env.EMERGENCE_NIX_STORE !== undefined && env.EMERGENCE_NIX_STORE !== '' ? { nixStore: env.EMERGENCE_NIX_STORE } : {}),
+    ...(env.EMERGENCE_NIX_CACHE !== undefined && env.EMERGENCE_NIX_CACHE !== '' ? { nixCache: env.EMERGENCE_NIX_CACHE } : {})
   }
 }
 
@@ -110,6 +136,8 @@ export async function loadConfig (dataDir: string, options: { configFile?: strin
     mdns: true,
     uploadLimit: 0,
     downloadLimit: 0,
+    nixCache: DEFAULT_NIX_CACHE,
+    nixTrustedKeys: [],
     ...fromFile,
     ...configFromEnv(env),
     ...Object.fromEntries(Object.entries(options.flags ?? {}).filter(([, v]) => v !== undefined))

@@ -1,11 +1,13 @@
 /**
  * The node daemon (`emergence node start`): opens the store, starts the P2P subsystem (libp2p node, blob
- * exchange, routing, puller), announces what the store holds, and answers the CLI on the control socket.
+ * exchange, routing, puller) and the Nix side (nix-service.ts: share/pull routes, binary cache), announces what
+ * the store holds, and answers the CLI on the control socket.
  * SIGINT/SIGTERM stop it cleanly.
  */
 import type { Server } from 'node:http'
 import { join } from 'node:path'
 import { z } from 'zod'
+import { isNixRef } from '../nix/path-record.ts'
 import { P2P } from '../p2p/service.ts'
 import { parsePlatform } from '../oci/platform.ts'
 import { isDigest, type Digest } from '../oci/digest.ts'
@@ -16,6 +18,7 @@ import { createLogger, type Logger } from '../util/logger.ts'
 import type { NodeConfig } from './config.ts'
 import { startControlServer, stopControlServer, type Routes } from './control-server.ts'
 import { eventsOf } from './events.ts'
+import { NixService } from './nix-service.ts'
 
 export const SOCKET_NAME = 'emergence.sock'
 
@@ -38,7 +41,14 @@ export interface NodeStatus {
   addresses: string[]
   dataDir: string
   peers: number
+  /** Refs in the store, Nix records (`nix/...`) apart. */
   images: number
+  /** Nix paths this node shares (`nix/<hashPart>:info` refs). */
+  nixPaths: number
+  /** The Nix binary cache endpoint, when it runs. */
+  nixCache?: string
+  /** The node's Nix signing key, as `trusted-public-keys` and other nodes' `nixTrustedKeys` take it. */
+  nixPublicKey: string
   uptimeSeconds: number
   servedBytes: number
   receivedBytes: number
@@ -48,16 +58,18 @@ export class Daemon {
   readonly config: NodeConfig
   readonly store: Store
   readonly p2p: P2P
+  readonly nix: NixService
   private readonly logger: Logger
   private readonly started = Date.now()
   private server: Server | undefined
   private stopping: Promise<void> | undefined
   private readonly stopped: PromiseWithResolvers<void> = Promise.withResolvers()
 
-  private constructor (config: NodeConfig, store: Store, p2p: P2P, logger: Logger) {
+  private constructor (config: NodeConfig, store: Store, p2p: P2P, nix: NixService, logger: Logger) {
     this.config = config
     this.store = store
     this.p2p = p2p
+    this.nix = nix
     this.logger = logger
   }
 
@@ -75,10 +87,18 @@ export class Daemon {
       ...(config.downloadLimit > 0 ? { downloadRate: config.downloadLimit } : {}),
       logger: createLogger('p2p')
     })
-    const daemon = new Daemon(config, store, p2p, logger)
+    let nix: NixService
+    try {
+      nix = await NixService.start(config, store, p2p)
+    } catch (err) {
+      await p2p.stop()
+      throw err
+    }
+    const daemon = new Daemon(config, store, p2p, nix, logger)
     try {
       daemon.server = await startControlServer(socketPath(config.dataDir), daemon.routes(), logger)
     } catch (err) {
+      await nix.stop()
       await p2p.stop()
       throw err
     }
@@ -94,12 +114,17 @@ export class Daemon {
 
   async status (): Promise<NodeStatus> {
     const counters = this.p2p.counters()
+    const refs = await this.store.refs.list()
+    const nix = await this.nix.status()
     return {
       peerId: this.p2p.peerId.toString(),
       addresses: this.p2p.addresses,
       dataDir: this.config.dataDir,
       peers: this.p2p.node.getPeers().length,
-      images: (await this.store.refs.list()).length,
+      images: refs.filter(r => !isNixRef(r.ref)).length,
+      nixPaths: nix.paths,
+      ...(nix.cacheUrl !== undefined ? { nixCache: nix.cacheUrl } : {}),
+      nixPublicKey: nix.publicKey,
       uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
       servedBytes: counters.servedTotal,
       receivedBytes: counters.receivedTotal
@@ -139,6 +164,7 @@ export class Daemon {
         for (const digest of digests) await this.p2p.blobRemoved(digest as Digest)
         return { withdrawn: digests.length }
       },
+      ...this.nix.routes(),
       'POST /v1/stop': async () => {
         setImmediate(() => { void this.stop() })
         return { stopping: true }
@@ -150,6 +176,7 @@ export class Daemon {
     this.stopping ??= (async () => {
       this.logger.info('stopping')
       if (this.server !== undefined) await stopControlServer(this.server, socketPath(this.config.dataDir))
+      await this.nix.stop()
       await this.p2p.stop()
       this.stopped.resolve()
     })()

@@ -5,6 +5,8 @@ import { selectPlatform, formatPlatform } from '../oci/platform.ts'
 import { walkImage } from '../oci/walk.ts'
 import type { Store } from '../store/store.ts'
 
+export const NIX_REF_PREFIX = 'nix/'
+
 export interface ImageSummary {
   ref: string
   digest: string
@@ -22,7 +24,8 @@ export async function imageSize (store: Store, root: Descriptor): Promise<number
 
 export async function listImages (store: Store): Promise<ImageSummary[]> {
   const pins = new Set((await store.pins.list()).map(p => p.digest))
-  const entries = await store.refs.list()
+  // Refs under `nix/` name shared Nix paths and closures (docs/nix.md): `emergence nix ls` lists those.
+  const entries = (await store.refs.list()).filter(entry => !entry.ref.startsWith(NIX_REF_PREFIX))
   const summaries: ImageSummary[] = []
   for (const { ref, descriptor } of entries.sort((a, b) => a.ref.localeCompare(b.ref))) {
     summaries.push({ ref, digest: descriptor.digest, mediaType: descriptor.mediaType, size: await imageSize(store, descriptor), pinned: pins.has(descriptor.digest) })

@@ -8,6 +8,11 @@
  * - `narinfo.ts`, `signing.ts`, `key-files.ts`: narinfo documents and ed25519 signatures Nix accepts.
  * - `local-nix.ts`: the local store through Nix's CLI (queries, closures, `--import`, chroot stores via `--store`).
  * - `path-source.ts` + `binary-cache.ts`: an HTTP binary cache over a pluggable PathSource.
+ * - Over the network (docs/nix.md): `path-record.ts` (NARs as blobs named by their narHash, path records and
+ *   closure records as OCI artifacts, refs `nix/<hashPart>:info|closure`), `record-store.ts`, `share.ts`
+ *   (`sharePaths`), `record-fetch.ts` + `closure-pull.ts` (`pullClosure`), `peer-source.ts` (`PeerPathSource`: the
+ *   binary cache answering from peers on demand), `node-key.ts`; the P2P side is the `NixNetwork` contract
+ *   (`network.ts`), which the daemon implements over its P2P.
  *
  * @example
  * ```ts
@@ -22,6 +27,10 @@
  *   { trustedKeys: [key.publicKey] })                          // signatures, narHash and narSize checked
  * await restoreNar(nix.dumpNar(storePath), '/tmp/copy')        // parsed, refused if hostile, all or nothing
  * await cache.close()
+ *
+ * // Over the network, with ctx = { store, nix, signingKey, trustedKeys, logger, network }:
+ * await sharePaths({ ...ctx, announce: d => p2p.blobAdded(d) }, [storePath])   // on the sharing node
+ * const pulled = await pullClosure(ctx, storePath, { onProgress })               // on the pulling node
  * ```
  */
 export * from './errors.ts'
@@ -42,3 +51,14 @@ export * from './process.ts'
 export * from './local-nix.ts'
 export * from './path-source.ts'
 export * from './binary-cache.ts'
+export * from './network-errors.ts'
+export * from './network.ts'
+export * from './path-record.ts'
+export * from './record-store.ts'
+export * from './node-key.ts'
+export * from './concurrency.ts'
+export * from './share.ts'
+export * from './record-fetch.ts'
+export * from './pull-progress.ts'
+export * from './closure-pull.ts'
+export * from './peer-source.ts'

@@ -51,10 +51,20 @@ export class RefStore {
 
   /** Points `ref` at `descriptor`, replacing what it pointed at before. */
   async set (ref: string, descriptor: Descriptor): Promise<void> {
+    await this.setMany([{ ref, descriptor }])
+  }
+
+  /** Sets several refs in one update of index.json (one lock, one atomic replace). */
+  async setMany (entries: ReadonlyArray<RefEntry>): Promise<void> {
+    if (entries.length === 0) return
+    const byRef = new Map(entries.map(e => [e.ref, e.descriptor]))
     await this.update(index => {
-      const others = index.manifests.filter(d => d.annotations?.[REF_NAME_ANNOTATION] !== ref)
-      const annotations = { ...(descriptor.annotations ?? {}), [REF_NAME_ANNOTATION]: ref }
-      return { ...index, manifests: [...others, { ...descriptor, annotations }] }
+      const others = index.manifests.filter(d => {
+        const ref = d.annotations?.[REF_NAME_ANNOTATION]
+        return ref === undefined || !byRef.has(ref)
+      })
+      const added = [...byRef].map(([ref, d]) => ({ ...d, annotations: { ...(d.annotations ?? {}), [REF_NAME_ANNOTATION]: ref } }))
+      return { ...index, manifests: [...others, ...added] }
     })
   }
 

@@ -21,6 +21,9 @@ interface StartOptions {
   config?: string
   uploadLimit?: string
   downloadLimit?: string
+  nixStore?: string
+  nixCache?: string
+  nixTrustedKey?: string[]
 }
 
 function overrides (options: StartOptions): ConfigOverrides {
@@ -31,7 +34,10 @@ function overrides (options: StartOptions): ConfigOverrides {
     ...(options.trusted !== undefined ? { trustedPeers: options.trusted } : {}),
     ...(options.mdns === false ? { mdns: false } : {}),
     ...(options.uploadLimit !== undefined ? { uploadLimit: parseRate(options.uploadLimit) } : {}),
-    ...(options.downloadLimit !== undefined ? { downloadLimit: parseRate(options.downloadLimit) } : {})
+    ...(options.downloadLimit !== undefined ? { downloadLimit: parseRate(options.downloadLimit) } : {}),
+    ...(options.nixStore !== undefined ? { nixStore: options.nixStore } : {}),
+    ...(options.nixCache !== undefined ? { nixCache: options.nixCache } : {}),
+    ...(options.nixTrustedKey !== undefined ? { nixTrustedKeys: options.nixTrustedKey } : {})
   }
 }
 
@@ -63,6 +69,9 @@ export function registerNodeCommands (program: Command): void {
     .option('--no-mdns', 'do not discover peers on the LAN')
     .option('--upload-limit <rate>', 'upload limit in bytes/s, e.g. 50M')
     .option('--download-limit <rate>', 'download limit in bytes/s, e.g. 50M')
+    .option('--nix-store <dir>', 'root of a chroot Nix store to share from and pull into (default: the system store)')
+    .option('--nix-cache <host:port>', 'Nix binary cache endpoint, or off (default 127.0.0.1:7702)')
+    .option('--nix-trusted-key <keys>', 'Nix public keys (name:base64) one of which must sign every pulled path, comma-separated', splitList)
     .option('--config <file>', 'YAML config file (default: <data-dir>/config.yaml)')
     .action(async (options: StartOptions, command: Command) => {
       const ctx = contextOf(command)
@@ -86,6 +95,9 @@ export function registerNodeCommands (program: Command): void {
         ...status.addresses.map((a, i) => `${i === 0 ? 'addresses' : '         '} ${a}`),
         `peers     ${status.peers}`,
         `images    ${status.images}`,
+        `nix paths ${status.nixPaths}`,
+        `nix cache ${status.nixCache ?? 'off'}`,
+        `nix key   ${status.nixPublicKey}`,
         `served    ${formatBytes(status.servedBytes)}`,
         `received  ${formatBytes(status.receivedBytes)}`,
         `uptime    ${status.uptimeSeconds}s`
