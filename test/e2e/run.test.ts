@@ -95,3 +95,9 @@ test('a Nix closure runs with runc from its store path, with only its closure mo
   const listing = await cli(join(work, 'solo'), ['run', '--rm', hello, '--', `${hello}/bin/hello`])
   assert.equal(listing.status, 5, listing.stderr)
 })
+
+test('a store path that is not in the Nix store, with no node to pull it from, is one clear error', async () => {
+  const run = await cli(join(work, 'solo'), ['run', '--rm', '/nix/store/00000000000000000000000000000000-absent/bin/x'])
+  assert.notEqual(run.status, 0)
+  assert.match(run.stderr, /^emergence: error: \/nix\/store\/0{32}-absent is not in the Nix store, and no node is running/m)
+})

@@ -16,6 +16,8 @@ import { contextOf, type CliContext } from '../context.ts'
 import { table } from '../output.ts'
 import { EmergenceError } from '../../util/errors.ts'
 import { progressLine } from './node.ts'
+import { pullLine } from './nix.ts'
+import type { NixPullProgress } from '../../nix/pull-progress.ts'
 
 interface RunOptions {
   detach?: boolean
@@ -60,6 +62,21 @@ function storePathOf (target: string): string | undefined {
   return isStorePath(root) ? root : undefined
 }
 
+/** Makes sure a store path is in the Nix store: pulls its closure through the running node when it is not. */
+async function ensureClosure (ctx: CliContext, path: string): Promise<void> {
+  try {
+    await controlRequest(socketPath(ctx.dataDir), 'POST', '/v1/nix/pull', {
+      body: { path },
+      timeoutMs: 0,
+      onEvent: event => { ctx.output.progress(pullLine(event as NixPullProgress)) }
+    })
+    ctx.output.done()
+  } catch (err) {
+    if (err instanceof DaemonNotRunningError) throw new EmergenceError(`${path} is not in the Nix store, and no node is running to pull it from peers`, { code: 'PATH_UNKNOWN' })
+    throw err
+  }
+}
+
 export function registerRunCommands (program: Command): void {
   program.command('run')
     .description('run an image or a Nix closure with runc (missing images are pulled from peers first)')
@@ -88,7 +105,9 @@ export function registerRunCommands (program: Command): void {
       let result
       const storePath = storePathOf(target)
       if (storePath !== undefined) {
-        const closure = (await new LocalNix().closure([storePath])).map(info => info.path)
+        const nix = new LocalNix()
+        if (!await nix.isValid(storePath)) await ensureClosure(ctx, storePath)
+        const closure = (await nix.closure([storePath])).map(info => info.path)
         const argv = args.length > 0 ? args : [target]
         result = await runClosure({ ...common, closure, args: argv, ...(options.workdir !== undefined ? { cwd: options.workdir } : {}) })
       } else {
