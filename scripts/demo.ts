@@ -5,11 +5,11 @@
  */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { existsSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { defaultDataDir } from '../src/store/paths.ts'
-import { startCluster, stopAll, type ClusterNode } from './lib/cluster.ts'
+import { startNode, stopAll, type ClusterNode } from './lib/cluster.ts'
 import { buildBusyboxImage } from './lib/busybox-image.ts'
 
 const ROOT = join(dirname(import.meta.filename), '..')
@@ -36,11 +36,40 @@ function requireTool (tool: string): void {
   if (spawnSync('which', [tool]).status !== 0) throw new Error(`${tool} is not installed: run scripts/setup.sh first`)
 }
 
+/** Runs an emergence command on a cluster node, echoing it; fails unless its exit code is expected. */
+async function demoCli (node: ClusterNode, args: string[], dataDir: string, expected = [0]): Promise<void> {
+  process.stdout.write(`$ emergence --data-dir ${dataDir} ${args.join(' ')}\n`)
+  const result = await node.cli(args)
+  process.stdout.write(result.stdout)
+  if (!expected.includes(result.status ?? -1)) throw new Error(`emergence ${args.join(' ')} failed: ${result.stderr.trim()}`)
+}
+
+/** A two-path Nix closure (a busybox and a script using it), built with nix-build from a plain derivation. */
+function buildClosure (work: string): string {
+  const expression = join(work, 'hello.nix')
+  writeFileSync(expression, `
+let
+  drv = name: script: deps: builtins.derivation ({ inherit name; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" script ]; } // deps);
+  bb = drv "emergence-demo-busybox" "/bin/mkdir -p $out/bin && /bin/cp /bin/busybox $out/bin/busybox" {};
+in drv "emergence-demo-hello" ''
+  /bin/mkdir -p $out/bin
+  printf '#!%s/bin/busybox sh\\necho "hello from a Nix closure, running under runc"\\n' $bb > $out/bin/hello
+  /bin/chmod 555 $out/bin/hello
+'' { inherit bb; }
+`)
+  const out = run('nix-build', [expression, '-o', join(work, 'result'), '--option', 'substituters', ''], { env: nixEnv() })
+  return out.trim().split('\n').at(-1) ?? ''
+}
+
+function nixEnv (): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NIX_REMOTE'))
+}
+
 async function main (): Promise<void> {
-  for (const tool of ['umoci', 'skopeo']) requireTool(tool)
+  for (const tool of ['umoci', 'skopeo', 'runc', 'nix-build']) requireTool(tool)
   if (!existsSync('/bin/busybox')) throw new Error('/bin/busybox is missing: run scripts/setup.sh first (busybox-static)')
   const work = await mkdtemp(join(tmpdir(), 'emergence-demo-'))
-  let nodes: ClusterNode[] = []
+  const nodes: ClusterNode[] = []
   try {
     step('Where the store lives (an OCI image layout: skopeo and umoci read it directly)')
     run(EMERGENCE, ['store', 'path'])
@@ -60,7 +89,12 @@ async function main (): Promise<void> {
     const dataDir = process.env.EMERGENCE_DATA_DIR ?? defaultDataDir()
     const others = [join(dataDir, 'demo-cluster', 'node2'), join(dataDir, 'demo-cluster', 'node3')]
     for (const dir of others) await rm(dir, { recursive: true, force: true })
-    nodes = await startCluster([dataDir, ...others])
+    // Nodes 2 and 3 keep their own Nix stores (chroot stores), so that the closure really moves between stores.
+    const first = await startNode({ dataDir })
+    nodes.push(first)
+    nodes.push(...await Promise.all(others.map(async dir => await startNode({
+      dataDir: dir, bootstrap: [first.address], extraArgs: ['--nix-store', join(dir, 'nix-store'), '--nix-cache', '127.0.0.1:0']
+    }))))
     for (const [i, node] of nodes.entries()) process.stdout.write(`node ${i + 1}: ${node.address}\n`)
 
     step('Nodes 2 and 3 pull the image at the same time, piece by piece from every peer that has it')
@@ -75,6 +109,16 @@ async function main (): Promise<void> {
     const ran = await nodes[2]!.cli(['run', '--rm', 'demo/busybox:1'])
     process.stdout.write(`$ emergence --data-dir ${others[1] ?? ''} run --rm demo/busybox:1\n${ran.stdout}`)
     if (ran.status !== 0) throw new Error(`run failed: ${ran.stderr.trim()}`)
+
+    step('Build a small Nix closure, share it from node 1, and pull it into node 2\'s own Nix store')
+    const hello = buildClosure(work)
+    await demoCli(nodes[0]!, ['nix', 'share', hello], dataDir)
+    await demoCli(nodes[1]!, ['nix', 'pull', hello], others[0] ?? '')
+    run('nix-store', ['--store', join(others[0] ?? '', 'nix-store'), '--verify-path', hello])
+    process.stdout.write('nix-store --verify-path: ok in node 2\'s store\n')
+
+    step('Node 1 runs the closure with runc: only its store paths are mounted')
+    await demoCli(nodes[0]!, ['run', '--rm', `${hello}/bin/hello`], dataDir, [0, 3])
 
     step('Remove a tag, collect garbage (shared blobs stay), verify every blob')
     run(EMERGENCE, ['image', 'rm', 'demo/busybox:latest'])
