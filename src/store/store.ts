@@ -16,6 +16,7 @@ import { collectGarbage, type GcOptions, type GcResult } from './gc.ts'
 import { createLease, type Lease } from './leases.ts'
 import { openPartial, type PartialBlob } from './partial.ts'
 import { LayoutPaths } from './paths.ts'
+import { withLock } from './lock.ts'
 import { PinStore } from './pins.ts'
 import { RefStore, emptyIndex } from './refs.ts'
 import { verifyStore, type VerifyResult } from './verify.ts'
@@ -23,7 +24,8 @@ import { verifyStore, type VerifyResult } from './verify.ts'
 export const IMAGE_LAYOUT_VERSION = '1.0.0'
 
 /** Entries `ensureLayout` creates (blobs/ first) before `oci-layout`; seen without it, another process is creating the layout. */
-const CREATING_ENTRIES = new Set(['.emergence', 'blobs', 'index.json'])
+/** What a layout's root holds while it is being created: our bookkeeping (paths.ts) and the layout's files. */
+const LAYOUT_ENTRIES = new Set(['.emergence', 'blobs', 'index.json', 'oci-layout'])
 
 export class Store {
   readonly paths: LayoutPaths
@@ -52,24 +54,17 @@ export class Store {
 
   private async ensureLayout (): Promise<void> {
     await mkdir(this.root, { recursive: true })
-    let layout: string | undefined
-    try {
-      layout = await readFile(this.paths.layoutFile, 'utf8')
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT')) throw err
-    }
+    let layout = await this.readLayoutFile()
     if (layout === undefined) {
-      // Another process may be creating the layout right now: what it writes before oci-layout is no foreign content.
-      const names = await readdir(this.root)
-      const foreign = names.some(name => !CREATING_ENTRIES.has(name)) || (names.includes('index.json') && !names.includes('blobs'))
-      if (foreign) throw new NotALayoutError(this.root, 'the directory is not empty and has no oci-layout file')
-      await mkdir(join(this.paths.blobsDir, 'sha256'), { recursive: true })
-      await writeFile(this.paths.indexFile, JSON.stringify(emptyIndex(), null, 2) + '\n', { flag: 'wx' }).catch(err => {
-        if (!isErrno(err, 'EEXIST')) throw err
+      // Refuse foreign content before touching anything (the lock below lives inside the root).
+      await this.assertOnlyLayoutEntries()
+      // Creation runs under the index lock, so that processes opening a new store at once do not see each
+      // other's half-made layout as foreign content.
+      await withLock(this.paths.locksDir, 'index', async () => {
+        layout = await this.readLayoutFile()
+        if (layout === undefined) await this.createLayout()
       })
-      // oci-layout last, atomically: its presence says the layout is complete, and nobody reads it half-written.
-      await writeFileAtomic(this.paths.layoutFile, JSON.stringify({ imageLayoutVersion: IMAGE_LAYOUT_VERSION }), this.paths.tmpDir)
-      return
+      if (layout === undefined) return
     }
     let version: unknown
     try {
@@ -79,6 +74,37 @@ export class Store {
     }
     if (version !== IMAGE_LAYOUT_VERSION) throw new NotALayoutError(this.root, `unsupported imageLayoutVersion ${String(version)}`)
     await mkdir(join(this.paths.blobsDir, 'sha256'), { recursive: true })
+  }
+
+  private async readLayoutFile (): Promise<string | undefined> {
+    try {
+      return await readFile(this.paths.layoutFile, 'utf8')
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined
+      throw err
+    }
+  }
+
+  /**
+   * Throws unless the directory holds only what a layout being created holds: our bookkeeping, `blobs/`, an
+   * `index.json` beside `blobs/` (a creation interrupted before `oci-layout`), and `oci-layout` itself.
+   */
+  private async assertOnlyLayoutEntries (): Promise<void> {
+    const names = await readdir(this.root)
+    const foreign = names.some(name => !LAYOUT_ENTRIES.has(name)) ||
+      (names.includes('index.json') && !names.includes('blobs') && !names.includes('oci-layout'))
+    if (foreign) throw new NotALayoutError(this.root, 'the directory is not empty and has no oci-layout file')
+  }
+
+  /** Makes an empty layout, or completes one whose creation was interrupted. */
+  private async createLayout (): Promise<void> {
+    await this.assertOnlyLayoutEntries()
+    await mkdir(join(this.paths.blobsDir, 'sha256'), { recursive: true })
+    await writeFile(this.paths.indexFile, JSON.stringify(emptyIndex(), null, 2) + '\n', { flag: 'wx' }).catch(err => {
+      if (!isErrno(err, 'EEXIST')) throw err
+    })
+    // oci-layout last: its presence says the layout is complete.
+    await writeFileAtomic(this.paths.layoutFile, JSON.stringify({ imageLayoutVersion: IMAGE_LAYOUT_VERSION }), this.paths.tmpDir)
   }
 
   /** Removes temp files whose writer (named by pid in the file name) is no longer running. */
