@@ -3,8 +3,9 @@
  * then records this node holds (shared or pulled earlier, NAR in the blob store), then peers on demand: the
  * record is resolved and pulled when Nix asks for the narinfo, the NAR when Nix asks for the NAR, and both are
  * kept (refs set) so the node serves them onward. The cache signs what it serves with the node's key, i.e. the
- * node vouches for it; with trusted keys configured, a record from peers must carry a signature by one of them,
- * otherwise it is as good as the trusted peers' word.
+ * node vouches for it. So a record is fetched from peers on demand only when the node has trusted Nix keys
+ * (`nixTrustedKeys`) and the record carries a signature by one of them: without keys, the cache would sign and
+ * hand to Nix whatever the connected peers claim, and any peer could put code into the local Nix store.
  */
 import { describeError } from '../util/errors.ts'
 import { RecordError } from './network-errors.ts'
@@ -55,6 +56,10 @@ export class PeerPathSource implements PathSource {
     // Records this node holds were checked when they came in (or are its own): no signature check again.
     let record = await readLocalRecord(this.#ctx.store, hashPart).catch(() => undefined)
     if (record === undefined) {
+      if (this.#ctx.trustedKeys.length === 0) {
+        this.#ctx.logger.debug(`not fetching ${hashPart} from peers for the binary cache: no trusted Nix keys are configured`)
+        return undefined
+      }
       try {
         // With trusted keys, only a record one of them signed comes back (SignatureError otherwise).
         record = (await fetchPathRecord(this.#ctx, hashPart, { trustedKeys: this.#ctx.trustedKeys, ...(options.signal !== undefined ? { signal: options.signal } : {}) }))?.record

@@ -2,7 +2,8 @@
  * Nix closures between three nodes started from the CLI, each a separate process with its own data dir and its
  * own Nix store: A (the system store) and C (a chroot store) share a closure, B pulls it with `emergence nix pull`
  * from both into its empty chroot store; trusted keys refuse what no trusted key signed; and B's binary cache
- * serves `nix copy` a closure B does not hold, fetched from A on demand, signed with B's key.
+ * serves `nix copy` a closure B does not hold, fetched from A on demand, signed with B's key, when B trusts A's
+ * Nix key (and not otherwise).
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -42,7 +43,8 @@ before(async () => {
   onDemand = await buildNetClosure(work, 'emergence-e2e-cache', [300_000, 200_000])
   signed = await buildNetClosure(work, 'emergence-e2e-signed', [100_000, 150_000])
   await copyToStore(big.root, store('c'))
-  const common = { env: NIX_ENV, extraArgs: ['--nix-cache', '127.0.0.1:0'] }
+  // Sharers upload at a capped rate, so that one of them cannot serve the whole closure before the other is asked.
+  const common = { env: NIX_ENV, extraArgs: ['--nix-cache', '127.0.0.1:0', '--upload-limit', '3M'] }
   const a = await startNode({ ...common, dataDir: join(work, 'a') })
   nodes.push(a)
   const started = await Promise.all(['b', 'c'].map(async name => await startNode({
@@ -86,19 +88,34 @@ test('with a trusted key that signed nothing, the pull is refused and nothing is
   assert.deepEqual([...accepted.imported].sort(), signed.all)
 })
 
-test('nix copy from B\'s binary cache gets a closure B fetches from A on demand, signed by B', async () => {
-  const [, b] = nodes as [ClusterNode, ClusterNode]
-  const status = await json<NodeStatus>(b, ['node', 'status'])
-  assert.ok(status.nixCache?.startsWith('http://127.0.0.1:'), `B runs its cache on loopback: ${String(status.nixCache)}`)
-  assert.equal(await isValid(store('b'), onDemand.root), false, 'B does not hold the closure in its Nix store')
-  const target = store('d')
+test('nix copy from a node\'s binary cache gets a closure the node fetches from A on demand, signed by the node', async () => {
+  const [a] = nodes as [ClusterNode]
+  // The cache fetches from peers only records signed by a key the node trusts (here A's).
+  const aKey = (await json<{ publicKey: string }>(a, ['nix', 'key'])).publicKey
+  const d = await startNode({
+    env: NIX_ENV, dataDir: join(work ?? '', 'd'), bootstrap: [a.address],
+    extraArgs: ['--nix-cache', '127.0.0.1:0', '--nix-store', store('d'), '--nix-trusted-key', aKey]
+  })
+  nodes.push(d)
+  const status = await json<NodeStatus>(d, ['node', 'status'])
+  assert.ok(status.nixCache?.startsWith('http://127.0.0.1:'), `the node runs its cache on loopback: ${String(status.nixCache)}`)
+  assert.equal(await isValid(store('d'), onDemand.root), false, 'the node does not hold the closure in its Nix store')
+  const target = store('copy')
   await run('nix', [...NIX_COMMAND, 'copy', '--from', status.nixCache ?? '', '--to', target,
     '--option', 'substituters', '', '--option', 'require-sigs', 'true', '--option', 'trusted-public-keys', status.nixPublicKey,
     '--option', 'narinfo-cache-negative-ttl', '0', '--option', 'narinfo-cache-positive-ttl', '0', onDemand.root],
   { env: { ...NIX_ENV, XDG_CACHE_HOME: join(work ?? '', 'xdg-cache') } })
   await assertValid(target, onDemand)
-  const listed = await json<Array<{ path: string }>>(b, ['nix', 'ls'])
-  for (const path of onDemand.all) assert.ok(listed.some(r => r.path === path), `B kept ${path} to serve onward`)
+  const listed = await json<Array<{ path: string }>>(d, ['nix', 'ls'])
+  for (const path of onDemand.all) assert.ok(listed.some(r => r.path === path), `the node kept ${path} to serve onward`)
+})
+
+test('without trusted Nix keys, a node\'s binary cache does not serve what only peers have', async () => {
+  const [, b] = nodes as [ClusterNode, ClusterNode]
+  const status = await json<NodeStatus>(b, ['node', 'status'])
+  const hashPart = onDemand.all[0]?.slice('/nix/store/'.length, '/nix/store/'.length + 32) ?? ''
+  const response = await fetch(`${status.nixCache ?? ''}/${hashPart}.narinfo`)
+  assert.equal(response.status, 404)
 })
 
 async function isValid (storeRoot: string, path: string): Promise<boolean> {
