@@ -3,7 +3,8 @@
  * bind mount (`rbind,ro,nosuid,nodev`) per store path of the closure the caller passes, so the process sees
  * exactly its closure under /nix/store and nothing else of the host store.
  */
-import { mkdir, writeFile, stat } from 'node:fs/promises'
+import { lstatSync } from 'node:fs'
+import { lstat, mkdir, readlink, symlink, writeFile } from 'node:fs/promises'
 import { basename, join, posix } from 'node:path'
 import { isErrno } from '../util/errors.ts'
 import { InvalidRunRequestError } from './errors.ts'
@@ -39,14 +40,20 @@ export function isStorePath (path: string): boolean {
   return STORE_PATH.test(path) && !basename(path).startsWith('.')
 }
 
-/** Validates the closure list: store paths, no duplicates, each present on the host. */
-export async function checkClosure (closure: string[], hostStoreDir = NIX_STORE_DIR): Promise<Map<string, boolean>> {
-  const kinds = new Map<string, boolean>()
+export type StorePathKind = 'directory' | 'file' | 'symlink'
+
+/**
+ * Validates the closure list: store paths, no duplicates, each present on the host. A store path may itself be
+ * a symlink: it is never followed (a bind mount would follow it to wherever it points on the host).
+ */
+export async function checkClosure (closure: string[], hostStoreDir = NIX_STORE_DIR): Promise<Map<string, StorePathKind>> {
+  const kinds = new Map<string, StorePathKind>()
   for (const path of closure) {
     if (!isStorePath(path)) throw new InvalidRunRequestError(`${JSON.stringify(path)} is not a Nix store path (/nix/store/<hash>-<name>)`)
     if (kinds.has(path)) continue
     try {
-      kinds.set(path, (await stat(join(hostStoreDir, basename(path)))).isDirectory())
+      const info = await lstat(join(hostStoreDir, basename(path)))
+      kinds.set(path, info.isSymbolicLink() ? 'symlink' : info.isDirectory() ? 'directory' : 'file')
     } catch (err) {
       if (isErrno(err, 'ENOENT')) throw new InvalidRunRequestError(`store path ${path} is not on this host (in ${hostStoreDir})`)
       throw err
@@ -55,9 +62,10 @@ export async function checkClosure (closure: string[], hostStoreDir = NIX_STORE_
   return kinds
 }
 
-/** The read-only bind mounts of a closure, sorted. */
+/** The read-only bind mounts of a closure, sorted; store paths that are symlinks are recreated, not mounted. */
 export function closureMounts (closure: string[], hostStoreDir = NIX_STORE_DIR): Mount[] {
-  return [...new Set(closure)].sort().map(path => ({
+  const isSymlink = (path: string): boolean => lstatSync(join(hostStoreDir, basename(path)), { throwIfNoEntry: false })?.isSymbolicLink() === true
+  return [...new Set(closure)].filter(path => !isSymlink(path)).sort().map(path => ({
     destination: path,
     type: 'bind',
     source: join(hostStoreDir, basename(path)),
@@ -67,7 +75,8 @@ export function closureMounts (closure: string[], hostStoreDir = NIX_STORE_DIR):
 
 /**
  * Creates the minimal rootfs at `rootfs` (which must not exist): empty system directories, a tiny /etc with
- * root and nobody, and an empty mountpoint (directory or file, like its store path) for each closure path.
+ * root and nobody, and an empty mountpoint (directory or file, like its store path) for each closure path; a
+ * store path that is a symlink becomes the same symlink.
  */
 export async function createClosureRootfs (rootfs: string, closure: string[], hostStoreDir = NIX_STORE_DIR): Promise<void> {
   const kinds = await checkClosure(closure, hostStoreDir)
@@ -76,10 +85,12 @@ export async function createClosureRootfs (rootfs: string, closure: string[], ho
   await writeFile(join(rootfs, 'etc/passwd'), PASSWD)
   await writeFile(join(rootfs, 'etc/group'), GROUP)
   await writeFile(join(rootfs, 'etc/hosts'), '127.0.0.1 localhost\n::1 localhost\n')
-  for (const [path, isDir] of kinds) {
+  for (const [path, kind] of kinds) {
     const mountpoint = join(rootfs, path)
-    if (isDir) await mkdir(mountpoint, { mode: 0o555 })
-    else await writeFile(mountpoint, '', { mode: 0o444 })
+    if (kind === 'directory') await mkdir(mountpoint, { mode: 0o555 })
+    else if (kind === 'file') await writeFile(mountpoint, '', { mode: 0o444 })
+    // The same link, resolved inside the container's root.
+    else await symlink(await readlink(join(hostStoreDir, basename(path))), mountpoint)
   }
 }
 

@@ -23,7 +23,8 @@ let
     /bin/chmod 555 $out/bin/hello
   '' { inherit bb; };
   outsider = drv "runner-test-outsider" "/bin/mkdir -p $out && echo secret > $out/secret" {};
-in { inherit hello outsider; }
+  escape = drv "runner-test-escape" "/bin/ln -s ../../etc $out" {};
+in { inherit hello outsider escape; }
 `
 
 describe('runClosure with nix and runc', () => {
@@ -63,6 +64,22 @@ describe('runClosure with nix and runc', () => {
       'outsider not visible'
     ])
     assert.deepEqual(await readdir(new RunnerPaths(dataDir).bundles), [])
+  })
+
+  it('recreates a store path that is a symlink instead of following it to the host', async () => {
+    const escape = (await run('nix-build', [join(dir, 'closure.nix'), '-A', 'escape', '-o', join(dir, 'escape'), '--option', 'substituters', ''])).trim()
+    const bb = closure.find(p => p !== hello) ?? ''
+    const stdout = new PassThrough()
+    const chunks: Buffer[] = []
+    stdout.on('data', (chunk: Buffer) => chunks.push(chunk))
+    const result = await runClosure({
+      dataDir, closure: [...closure, escape], args: [`${bb}/bin/busybox`, 'sh', '-c', `${bb}/bin/busybox readlink ${escape}; ${bb}/bin/busybox cat ${escape}/hostname || echo no-host-file`], io: { stdout }, remove: true
+    })
+    assert.equal(result.exitCode, 0)
+    const [target, content] = Buffer.concat(chunks).toString('utf8').trim().split('\n')
+    assert.equal(target, '../../etc', 'the link is recreated as it is')
+    // Inside, ../../etc is the container's own tiny /etc, which has no hostname file: nothing of the host's.
+    assert.equal(content, 'no-host-file')
   })
 
   it('refuses a command outside the closure and paths that are not store paths', async () => {
