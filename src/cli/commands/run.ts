@@ -5,6 +5,7 @@
 import type { Command } from 'commander'
 import { socketPath } from '../../daemon/daemon.ts'
 import { controlRequest } from '../../daemon/control-client.ts'
+import { loadConfig } from '../../daemon/config.ts'
 import { DaemonNotRunningError } from '../../daemon/errors.ts'
 import { LocalNix } from '../../nix/local-nix.ts'
 import { isStorePath } from '../../nix/store-path.ts'
@@ -62,6 +63,20 @@ function storePathOf (target: string): string | undefined {
   return isStorePath(root) ? root : undefined
 }
 
+/**
+ * The node's Nix store, where `nix pull` puts paths: the running node's (it may have been started with
+ * `--nix-store`), else the configured `nixStore`; undefined for the system store.
+ */
+async function nodeNixStore (ctx: CliContext): Promise<string | undefined> {
+  try {
+    const status = await controlRequest(socketPath(ctx.dataDir), 'GET', '/v1/nix/status') as { store: string }
+    return status.store === '/nix/store' ? undefined : status.store
+  } catch (err) {
+    if (!(err instanceof DaemonNotRunningError)) throw err
+    return (await loadConfig(ctx.dataDir)).nixStore
+  }
+}
+
 /** Makes sure a store path is in the Nix store: pulls its closure through the running node when it is not. */
 async function ensureClosure (ctx: CliContext, path: string): Promise<void> {
   try {
@@ -105,11 +120,14 @@ export function registerRunCommands (program: Command): void {
       let result
       const storePath = storePathOf(target)
       if (storePath !== undefined) {
-        const nix = new LocalNix()
+        const nixStore = await nodeNixStore(ctx)
+        const nix = new LocalNix(nixStore !== undefined ? { storeRoot: nixStore } : {})
         if (!await nix.isValid(storePath)) await ensureClosure(ctx, storePath)
         const closure = (await nix.closure([storePath])).map(info => info.path)
         const argv = args.length > 0 ? args : [target]
-        result = await runClosure({ ...common, closure, args: argv, ...(options.workdir !== undefined ? { cwd: options.workdir } : {}) })
+        result = await runClosure({
+          ...common, closure, args: argv, hostStoreDir: nix.realStoreDir, ...(options.workdir !== undefined ? { cwd: options.workdir } : {})
+        })
       } else {
         const store = await ctx.openStore()
         await ensureImage(ctx, store, target)
