@@ -7,8 +7,7 @@ import type { Descriptor } from '../oci/types.ts'
 import type { Store } from '../store/store.ts'
 import type { BlobInfo } from '../store/blob-store.ts'
 import type { Lease } from '../store/leases.ts'
-import { leasedDigests } from '../store/leases.ts'
-import { markReachable } from '../store/gc.ts'
+import { markReachable, sweepBlobs } from '../store/gc.ts'
 
 export interface ImportedImage {
   ref: string
@@ -40,11 +39,10 @@ export class ImportTransaction {
   /** Writes one blob through `write` unless the store has it; remembers it as added. */
   async blob (digest: Digest | undefined, write: (lease: Lease) => Promise<BlobInfo>): Promise<BlobInfo> {
     if (digest !== undefined) {
+      // Lease before looking, so that GC cannot remove the blob between the look and the ref (gc.ts sweepBlobs).
+      await this.lease.add(digest)
       const existing = await this.store.blobs.stat(digest)
-      if (existing !== undefined) {
-        await this.lease.add(digest)
-        return existing
-      }
+      if (existing !== undefined) return existing
     }
     const info = await write(this.lease)
     if (!this.added.has(info.digest)) {
@@ -63,11 +61,8 @@ export class ImportTransaction {
   /** Removes what this import added and nothing else references, then releases the lease. */
   async rollback (): Promise<void> {
     try {
-      const others = await leasedDigests(this.store.paths.leasesDir, this.lease)
       const reachable = this.added.size > 0 ? await markReachable(this.store) : new Set<Digest>()
-      for (const digest of this.added) {
-        if (!others.has(digest) && !reachable.has(digest)) await this.store.blobs.delete(digest)
-      }
+      await sweepBlobs(this.store, [...this.added].filter(digest => !reachable.has(digest)), this.lease)
     } finally {
       await this.lease.release()
     }

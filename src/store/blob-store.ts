@@ -165,10 +165,11 @@ export class FsBlobStore implements BlobStore {
 
   async write (digest: Digest, source: ByteSource, options: WriteOptions = {}): Promise<BlobInfo> {
     parseDigest(digest)
+    // Lease before looking (gc.ts sweepBlobs): GC then either sees the lease or has already removed the blob.
+    await options.lease?.add(digest)
     const existing = await this.stat(digest)
     if (existing !== undefined) {
       if (options.size !== undefined && existing.size !== options.size) throw new SizeMismatchError(digest, options.size, existing.size)
-      await options.lease?.add(digest)
       return existing
     }
     const tooLarge = (actual: number): Error => new SizeMismatchError(digest, options.size ?? 0, actual)
@@ -194,10 +195,8 @@ export class FsBlobStore implements BlobStore {
     try {
       const { hash, bytes } = await hashToFile(source, tmp, algorithm, limit, tooLarge, options)
       const digest = await accept(`${algorithm}:${hash}`, bytes)
-      if (await this.has(digest)) {
-        await options.lease?.add(digest)
-        return { digest, size: bytes }
-      }
+      await options.lease?.add(digest)
+      if (await this.has(digest)) return { digest, size: bytes }
       return await this.commitTemp(tmp, digest, bytes, options.lease)
     } finally {
       await rm(tmp, { force: true })

@@ -4,13 +4,14 @@
  * Blobs younger than the grace period are kept too, which covers a writer that renamed a blob a moment ago.
  * Order matters: list blobs, then read leases, then read index and pins (see leases.ts).
  */
-import { stat } from 'node:fs/promises'
+import { mkdir, rename, rm, rmdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import { walkImage, sniffMediaType } from '../oci/walk.ts'
 import { MAX_JSON_BYTES, type Descriptor } from '../oci/types.ts'
 import type { Digest } from '../oci/digest.ts'
 import { isErrno } from '../util/errors.ts'
 import { withLock } from './lock.ts'
-import { leasedDigests } from './leases.ts'
+import { leasedDigests, type Lease } from './leases.ts'
 import type { Store } from './store.ts'
 
 export interface GcOptions {
@@ -53,6 +54,39 @@ export async function markReachable (store: Store): Promise<Set<Digest>> {
   return await walkImage(roots, async d => await store.blobs.readBytes(d.digest), { onMissing: () => 'skip' })
 }
 
+/**
+ * Deletes blobs found unreferenced, without racing writers: a writer leases a digest *before* it looks for the
+ * blob, so a writer that looked after the leases were read is caught by moving each victim aside first, reading
+ * the leases again, and putting back what is leased now. Returns the digests deleted.
+ */
+export async function sweepBlobs (store: Store, victims: Digest[], exclude?: Lease): Promise<Digest[]> {
+  if (victims.length === 0) return []
+  const trash = join(store.paths.privateDir, 'trash')
+  await mkdir(trash, { recursive: true })
+  const moved: Digest[] = []
+  for (const digest of victims) {
+    try {
+      await rename(store.paths.blob(digest), join(trash, digest.replace(':', '-')))
+      moved.push(digest)
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err
+    }
+  }
+  const leased = await leasedDigests(store.paths.leasesDir, exclude)
+  const deleted: Digest[] = []
+  for (const digest of moved) {
+    const aside = join(trash, digest.replace(':', '-'))
+    if (leased.has(digest)) {
+      await rename(aside, store.paths.blob(digest))
+      continue
+    }
+    await rm(aside, { force: true })
+    deleted.push(digest)
+  }
+  await rmdir(trash).catch(() => {})
+  return deleted
+}
+
 export async function collectGarbage (store: Store, options: GcOptions = {}): Promise<GcResult> {
   const grace = options.graceMs ?? DEFAULT_GC_GRACE_MS
   return await withLock(store.paths.locksDir, 'gc', async () => {
@@ -78,10 +112,14 @@ export async function collectGarbage (store: Store, options: GcOptions = {}): Pr
         result.kept++
         continue
       }
-      if (options.dryRun !== true) await store.blobs.delete(digest)
       result.removed.push({ digest, size: info.size })
-      result.freedBytes += info.size
     }
+    if (options.dryRun !== true) {
+      const deleted = new Set(await sweepBlobs(store, result.removed.map(r => r.digest)))
+      result.kept += result.removed.filter(r => !deleted.has(r.digest)).length
+      result.removed = result.removed.filter(r => deleted.has(r.digest))
+    }
+    result.freedBytes = result.removed.reduce((n, r) => n + r.size, 0)
     await store.cleanTemp()
     return result
   })

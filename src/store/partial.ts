@@ -1,11 +1,18 @@
 /**
  * Partial blobs: a blob being received, kept in `.emergence/partial/` until it is complete and verified, so a
  * transfer interrupted by a crash or a restart resumes from what it already has. Pieces may arrive in any order
- * (`writeAt`); the caller records which ones it has verified in the blob's state file. Only `commit()` makes the
- * blob visible, after hashing the whole file against its digest. One process holds a partial at a time.
+ * (`writeAt`, `writev`); the caller records which ones it has verified in the blob's state file. Only `commit()`
+ * makes the blob visible, after hashing the whole file against its digest. One process holds a partial at a time.
+ *
+ * The whole-blob hash cannot be computed out of order, but pieces often arrive in order: the prefix written so
+ * far is hashed as it grows (from the bytes being written, or read back when a gap closes), so `commit()` only
+ * reads what was not hashed yet. A write into the hashed prefix voids it and the commit hashes the whole file.
  */
+import { createHash, type Hash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open, readFile, rm, stat, mkdir, type FileHandle } from 'node:fs/promises'
+import { pipeline } from 'node:stream/promises'
+import { Writable } from 'node:stream'
 import lockfile from 'proper-lockfile'
 import { digestAlgorithm, type Digest } from '../oci/digest.ts'
 import { writeFileAtomic } from '../util/fs.ts'
@@ -14,8 +21,6 @@ import { DigestMismatchError, SizeMismatchError } from './errors.ts'
 import { HashingCounter, type BlobInfo, type FsBlobStore } from './blob-store.ts'
 import type { Lease } from './leases.ts'
 import type { LayoutPaths } from './paths.ts'
-import { pipeline } from 'node:stream/promises'
-import { Writable } from 'node:stream'
 
 /** What a partial blob remembers across restarts: its size, the verified prefix, and the caller's piece state. */
 export interface PartialState {
@@ -26,6 +31,9 @@ export interface PartialState {
   pieces?: unknown
 }
 
+/** How much a gap-closing catch-up reads at a time. */
+const READ_BACK = 1024 * 1024
+
 export class PartialBlob {
   readonly digest: Digest
   readonly size: number
@@ -35,6 +43,16 @@ export class PartialBlob {
   private readonly unlock: () => Promise<void>
   private readonly blobs: FsBlobStore
   private closed = false
+  /** The running hash of bytes [0, hashed); undefined once a write into the prefix voided it. */
+  private hash: Hash | undefined
+  private hashed = 0
+  /** Written ranges beyond the hashed prefix (offset -> end), hashed when the prefix reaches them. */
+  private readonly ahead = new Map<number, number>()
+  /** Ranges being written now (start, end). */
+  private readonly writing = new Set<[number, number]>()
+  /** The catch-up reading written ranges back into the hash, and the end of the range it is at. */
+  private catchingUp: Promise<void> | undefined
+  private catchUpEnd = 0
 
   constructor (digest: Digest, size: number, path: string, handle: FileHandle, state: PartialState, unlock: () => Promise<void>, blobs: FsBlobStore) {
     this.digest = digest
@@ -44,6 +62,7 @@ export class PartialBlob {
     this.state = state
     this.unlock = unlock
     this.blobs = blobs
+    this.hash = createHash(digestAlgorithm(digest))
   }
 
   get contiguous (): number {
@@ -56,12 +75,37 @@ export class PartialBlob {
 
   /** Writes bytes at an offset; they count for nothing until the caller records them in the state. */
   async writeAt (offset: number, data: Uint8Array): Promise<void> {
-    if (offset < 0 || offset + data.byteLength > this.size) throw new SizeMismatchError(this.digest, this.size, offset + data.byteLength)
-    let written = 0
-    while (written < data.byteLength) {
-      const { bytesWritten } = await this.handle.write(data, written, data.byteLength - written, offset + written)
-      written += bytesWritten
+    await this.writev(offset, [data])
+  }
+
+  /** Writes chunks one after another from an offset (a piece as it came off the wire, without joining it). */
+  async writev (offset: number, chunks: readonly Uint8Array[]): Promise<void> {
+    const length = chunks.reduce((sum, c) => sum + c.byteLength, 0)
+    if (offset < 0 || offset + length > this.size) throw new SizeMismatchError(this.digest, this.size, offset + length)
+    if (length === 0) return
+    // Rewriting bytes written before (or being written) voids the running hash: the commit then hashes it all.
+    if (this.overlapsWritten(offset, offset + length)) this.hash = undefined
+    const range: [number, number] = [offset, offset + length]
+    this.writing.add(range)
+    try {
+      let rest = chunks.filter(c => c.byteLength > 0)
+      let position = offset
+      while (rest.length > 0) {
+        const { bytesWritten } = await this.handle.writev(rest, position)
+        position += bytesWritten
+        rest = skip(rest, bytesWritten)
+      }
+    } finally {
+      this.writing.delete(range)
     }
+    if (this.hash === undefined) return
+    if (offset === this.hashed && this.catchingUp === undefined) {
+      for (const chunk of chunks) this.hash.update(chunk)
+      this.hashed += length
+    } else if (offset > this.hashed) {
+      this.ahead.set(offset, offset + length)
+    }
+    this.catchUp()
   }
 
   /** Appends a stream after the verified prefix, moving the prefix forward as bytes are flushed. */
@@ -88,12 +132,22 @@ export class PartialBlob {
     await writeFileAtomic(this.path + '.json', JSON.stringify(this.state))
   }
 
-  /** Hashes the whole file; if it matches, moves it into `blobs/` and drops the partial. */
+  /** Hashes the file (what the running hash has not covered); if it matches, moves it into `blobs/` and drops the partial. */
   async commit (lease?: Lease): Promise<BlobInfo> {
+    await this.catchingUp
     await this.handle.sync()
-    const counter = new HashingCounter(digestAlgorithm(this.digest), this.size, actual => new SizeMismatchError(this.digest, this.size, actual))
-    await pipeline(createReadStream(this.path, { highWaterMark: 1024 * 1024 }), counter, new Writable({ write: (_c, _e, cb) => { cb() } }))
-    const actual = `${digestAlgorithm(this.digest)}:${counter.hash.digest('hex')}`
+    let hash = this.hash
+    let from = this.hashed
+    if (hash === undefined) {
+      hash = createHash(digestAlgorithm(this.digest))
+      from = 0
+    }
+    this.hash = undefined
+    if (from < this.size) {
+      const counter = new HashingCounter(digestAlgorithm(this.digest), this.size - from, actual => new SizeMismatchError(this.digest, this.size, from + actual))
+      await pipeline(createReadStream(this.path, { start: from, highWaterMark: 1024 * 1024 }), counter, new Writable({ write: (chunk: Buffer, _e, cb) => { hash.update(chunk); cb() } }))
+    }
+    const actual = `${digestAlgorithm(this.digest)}:${hash.digest('hex')}`
     if (actual !== this.digest) {
       await this.discard()
       throw new DigestMismatchError(this.digest, actual)
@@ -115,9 +169,59 @@ export class PartialBlob {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.hash = undefined
+    await this.catchingUp
     await this.handle.close()
     await this.unlock()
   }
+
+  private overlapsWritten (start: number, end: number): boolean {
+    if (start < Math.max(this.hashed, this.catchUpEnd)) return true
+    for (const [a, b] of this.ahead) if (start < b && a < end) return true
+    for (const [a, b] of this.writing) if (start < b && a < end) return true
+    return false
+  }
+
+  /** Reads written ranges that the hashed prefix has reached back into the running hash, one at a time. */
+  private catchUp (): void {
+    if (this.catchingUp !== undefined || !this.ahead.has(this.hashed)) return
+    this.catchingUp = (async () => {
+      const buffer = Buffer.allocUnsafe(READ_BACK)
+      try {
+        for (let end = this.ahead.get(this.hashed); end !== undefined && this.hash !== undefined; end = this.ahead.get(this.hashed)) {
+          this.ahead.delete(this.hashed)
+          this.catchUpEnd = end
+          while (this.hashed < end && this.hash !== undefined) {
+            const { bytesRead } = await this.handle.read(buffer, 0, Math.min(READ_BACK, end - this.hashed), this.hashed)
+            if (bytesRead === 0) throw new Error('the partial file is shorter than its written ranges')
+            this.hash?.update(buffer.subarray(0, bytesRead))
+            this.hashed += bytesRead
+          }
+        }
+      } catch {
+        // The commit hashes from the file itself.
+        this.hash = undefined
+      } finally {
+        this.catchUpEnd = 0
+        this.catchingUp = undefined
+      }
+    })()
+  }
+}
+
+/** The chunks left after the first `bytes` bytes. */
+function skip (chunks: Uint8Array[], bytes: number): Uint8Array[] {
+  let left = bytes
+  const rest: Uint8Array[] = []
+  for (const chunk of chunks) {
+    if (left >= chunk.byteLength) {
+      left -= chunk.byteLength
+      continue
+    }
+    rest.push(left > 0 ? chunk.subarray(left) : chunk)
+    left = 0
+  }
+  return rest
 }
 
 async function loadState (path: string, size: number): Promise<PartialState> {

@@ -8,6 +8,7 @@ import { sha256 } from '../../helpers/bytes.ts'
 import { MEDIA_TYPE } from '../../../src/oci/media-types.ts'
 import type { Descriptor } from '../../../src/oci/types.ts'
 import type { Store } from '../../../src/store/store.ts'
+import { sweepBlobs } from '../../../src/store/gc.ts'
 
 const digestsOf = (...descriptors: Descriptor[]): string[] => descriptors.map(d => d.digest).sort()
 
@@ -130,4 +131,20 @@ test('GC removes temp files of dead writers but not of live ones', async (t) => 
   await writeFile(join(store.paths.tmpDir, live), 'y')
   await store.gc({ graceMs: 0 })
   assert.deepEqual(await listDir(store.paths.tmpDir), [live])
+})
+
+test('a writer that leases a blob after GC read the leases keeps it: the sweep checks the leases again', async (t) => {
+  const store = await tempStore(t)
+  const kept = await putBlob(store, 'about to be referenced again')
+  const gone = await putBlob(store, 'nobody wants this')
+  // As a writer does it: lease first, then look (blob-store.ts write), here after GC decided both are garbage.
+  const lease = await store.createLease()
+  t.after(async () => { await lease.release() })
+  const existing = await store.blobs.write(kept.digest, [Buffer.from('about to be referenced again')], { lease })
+  assert.equal(existing.digest, kept.digest)
+  const deleted = await sweepBlobs(store, [kept.digest, gone.digest])
+  assert.deepEqual(deleted, [gone.digest])
+  assert.equal(await store.blobs.has(kept.digest), true)
+  assert.equal(await store.blobs.has(gone.digest), false)
+  assert.ok(!(await listDir(store.paths.privateDir)).includes('trash'), 'nothing is left aside')
 })
