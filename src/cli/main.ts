@@ -37,7 +37,11 @@ export async function main (argv: string[]): Promise<number> {
     // A command may set its own exit code (`run` passes the container's through).
     return typeof process.exitCode === 'number' ? process.exitCode : 0
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode
+    if (err instanceof CommanderError) {
+      // The line is on stderr already; a script reading `--json` output gets the error as JSON too.
+      if (err.exitCode !== 0 && argv.includes('--json')) process.stdout.write(JSON.stringify({ error: { code: 'USAGE', message: err.message.replace(/^error: /, '') } }) + '\n')
+      return err.exitCode
+    }
     return reportError(err, argv.includes('--json'))
   }
 }

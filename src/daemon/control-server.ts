@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { chmod, rm } from 'node:fs/promises'
 import { EmergenceError, describeError } from '../util/errors.ts'
 import type { Logger } from '../util/logger.ts'
-import { DaemonAlreadyRunningError } from './errors.ts'
+import { DaemonAlreadyRunningError, DaemonNotRunningError } from './errors.ts'
 import { controlRequest } from './control-client.ts'
 
 export interface RouteContext {
@@ -80,10 +80,22 @@ async function handle (routes: Routes, req: IncomingMessage, res: ServerResponse
   }
 }
 
+/**
+ * Throws DaemonAlreadyRunningError unless the socket is absent or stale (nothing listening). A daemon that is
+ * slow or answers with an error is still a daemon: its socket must not be taken over.
+ */
+export async function assertNoDaemon (socketPath: string): Promise<void> {
+  try {
+    await controlRequest(socketPath, 'GET', '/v1/status', { timeoutMs: 5_000 })
+  } catch (err) {
+    if (err instanceof DaemonNotRunningError) return
+  }
+  throw new DaemonAlreadyRunningError(socketPath)
+}
+
 /** Listens on `socketPath`; refuses to start when another daemon answers there, removes a stale socket. */
 export async function startControlServer (socketPath: string, routes: Routes, log: Logger): Promise<Server> {
-  const alive = await controlRequest(socketPath, 'GET', '/v1/status').then(() => true, () => false)
-  if (alive) throw new DaemonAlreadyRunningError(socketPath)
+  await assertNoDaemon(socketPath)
   await rm(socketPath, { force: true })
   const server = createServer((req, res) => { void handle(routes, req, res, log) })
   const previous = process.umask(0o177)

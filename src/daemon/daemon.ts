@@ -16,7 +16,7 @@ import { Store } from '../store/store.ts'
 import { EmergenceError } from '../util/errors.ts'
 import { createLogger, type Logger } from '../util/logger.ts'
 import type { NodeConfig } from './config.ts'
-import { startControlServer, stopControlServer, type Routes } from './control-server.ts'
+import { assertNoDaemon, startControlServer, stopControlServer, type Routes } from './control-server.ts'
 import { eventsOf } from './events.ts'
 import { NixService } from './nix-service.ts'
 
@@ -74,6 +74,8 @@ export class Daemon {
   }
 
   static async start (config: NodeConfig, logger: Logger = createLogger('daemon')): Promise<Daemon> {
+    // Before anything else: a second node on the same data dir would share its identity and its store.
+    await assertNoDaemon(socketPath(config.dataDir))
     const store = await Store.open(storeRoot(config.dataDir))
     const p2p = await P2P.create({
       store,

@@ -13,7 +13,7 @@ import { parseIndex, type Descriptor, type ImageIndex } from '../oci/types.ts'
 import { walkImage } from '../oci/walk.ts'
 import type { Store } from '../store/store.ts'
 import { emptyIndex } from '../store/refs.ts'
-import { writeFileAtomic } from '../util/fs.ts'
+import { fsyncDir, fsyncPath, writeFileAtomic } from '../util/fs.ts'
 import { isErrno } from '../util/errors.ts'
 import { ExportTargetError } from './errors.ts'
 
@@ -49,16 +49,25 @@ async function targetKind (dir: string): Promise<TargetKind> {
 /** Copies every blob of the plan into `<root>/blobs`, skipping those present with the right size. */
 async function copyBlobs (store: Store, plan: Descriptor[], root: string): Promise<number> {
   let bytes = 0
+  const dirs = new Set<string>()
   for (const d of plan) {
     const target = join(root, 'blobs', digestAlgorithm(d.digest), digestHex(d.digest))
     const existing = await stat(target).catch(() => undefined)
     if (existing?.size === d.size) continue
     await mkdir(dirname(target), { recursive: true })
     const tmp = `${target}.tmp-${randomBytes(4).toString('hex')}`
-    await copyFile(store.paths.blob(d.digest), tmp, constants.COPYFILE_FICLONE)
-    await rename(tmp, target)
+    try {
+      await copyFile(store.paths.blob(d.digest), tmp, constants.COPYFILE_FICLONE)
+      await fsyncPath(tmp)
+      await rename(tmp, target)
+    } finally {
+      await rm(tmp, { force: true })
+    }
     bytes += d.size
+    dirs.add(dirname(target))
   }
+  // The blobs must be on disk before the index.json that names them is written.
+  for (const dir of dirs) await fsyncDir(dir)
   return bytes
 }
 

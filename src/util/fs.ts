@@ -4,14 +4,19 @@ import { isErrno } from './errors.ts'
 import { randomBytes } from 'node:crypto'
 import { dirname, join, basename } from 'node:path'
 
-/** Flushes a directory entry so that a rename inside it survives a crash. */
-export async function fsyncDir (dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
+/** Flushes a file's data, or a directory's entries (so that a rename inside it survives a crash), to disk. */
+export async function fsyncPath (path: string): Promise<void> {
+  const handle = await open(path, 'r')
   try {
     await handle.sync()
   } finally {
     await handle.close()
   }
+}
+
+/** Flushes a directory entry so that a rename inside it survives a crash. */
+export async function fsyncDir (dir: string): Promise<void> {
+  await fsyncPath(dir)
 }
 
 /** A unique temp file name beside nothing in particular: `<dir>/<prefix>.<pid>.<random>`. */

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startCluster, startNode, stopAll, type ClusterNode } from '../../scripts/lib/cluster.ts'
+import { startCluster, startNode, stopAll, runToEnd, EMERGENCE_BIN, type ClusterNode } from '../../scripts/lib/cluster.ts'
 import { buildUmociFixture } from '../helpers/umoci.ts'
 import { tool } from '../helpers/tools.ts'
 
@@ -79,4 +79,13 @@ test('an allow-listed node refuses a stranger, which then cannot pull from it', 
   } finally {
     await stopAll([guarded, stranger])
   }
+})
+
+test('a second node on the same data dir is refused with one clear line, and the first keeps answering', async () => {
+  const seed = nodes[0]!
+  const second = await runToEnd(EMERGENCE_BIN, ['--data-dir', seed.dataDir, 'node', 'start', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'])
+  assert.notEqual(second.status, 0)
+  assert.match(second.stderr, /^emergence: error: a node is already running on /m)
+  const status = await json<{ peerId: string }>(seed, ['node', 'status'])
+  assert.equal(status.peerId, seed.peerId)
 })

@@ -15,6 +15,7 @@ import { RefNotFoundError } from '../../store/errors.ts'
 import type { Store } from '../../store/store.ts'
 import { contextOf, type CliContext } from '../context.ts'
 import { table } from '../output.ts'
+import { parseSeconds } from '../options.ts'
 import { EmergenceError } from '../../util/errors.ts'
 import { progressLine } from './node.ts'
 import { pullLine } from './nix.ts'
@@ -160,10 +161,10 @@ export function registerRunCommands (program: Command): void {
   program.command('stop')
     .description('stop a running container (SIGTERM, then SIGKILL)')
     .argument('<id>', 'container id')
-    .option('--timeout <seconds>', 'seconds before SIGKILL', '10')
-    .action(async (id: string, options: { timeout: string }, command: Command) => {
+    .option('--timeout <seconds>', 'seconds before SIGKILL', parseSeconds, 10)
+    .action(async (id: string, options: { timeout: number }, command: Command) => {
       const ctx = contextOf(command)
-      const stopped = await stopContainer({ dataDir: ctx.dataDir, id, timeoutMs: Number(options.timeout) * 1000 })
+      const stopped = await stopContainer({ dataDir: ctx.dataDir, id, timeoutMs: options.timeout * 1000 })
       ctx.output.result({ id, stopped }, () => stopped ? `stopped ${id}` : `${id} was not running`)
     })
 

@@ -1,8 +1,9 @@
 /** `emergence gc` and `emergence store ...`: garbage collection and integrity checks of the local store. */
-import { InvalidArgumentError, type Command } from 'commander'
+import type { Command } from 'commander'
 import { EmergenceError } from '../../util/errors.ts'
 import { contextOf } from '../context.ts'
 import { formatBytes } from '../output.ts'
+import { parseSeconds } from '../options.ts'
 import { notifyDaemon } from './node.ts'
 
 /** Raised by `store verify` so that a corrupt store exits non-zero. */
@@ -10,13 +11,6 @@ export class StoreCorruptError extends EmergenceError {
   constructor (corrupt: number, missing: number) {
     super(`store verify found ${corrupt} corrupt and ${missing} missing blobs`, { code: 'STORE_CORRUPT' })
   }
-}
-
-/** `--grace` must be a number: NaN would compare false against every blob's age and disable the grace period. */
-function parseSeconds (value: string): number {
-  const seconds = Number(value)
-  if (value.trim() === '' || !Number.isFinite(seconds) || seconds < 0) throw new InvalidArgumentError('expected a number of seconds (0 or more)')
-  return seconds
 }
 
 export function registerStoreCommands (program: Command): void {

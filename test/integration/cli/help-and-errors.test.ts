@@ -38,7 +38,8 @@ test('usage errors print one error line and exit non-zero', async (t) => {
     [['image', 'inspect'], /missing required argument 'ref'/],
     [['--bogus', 'image', 'ls'], /unknown option '--bogus'/],
     [['gc', '--grace', 'soon'], /--grace/],
-    [['gc', '--grace', '-5'], /--grace/]
+    [['gc', '--grace', '-5'], /--grace/],
+    [['stop', 'some-id', '--timeout', 'abc'], /--timeout/]
   ]
   const results = await Promise.all(cases.map(async ([args]) => await runCli(args, { dataDir })))
   for (const [i, result] of results.entries()) {
@@ -47,4 +48,11 @@ test('usage errors print one error line and exit non-zero', async (t) => {
     assert.equal(result.stdout, '', args.join(' '))
     assert.equal(result.stderr.split('\n').filter(l => l !== '').length, 1, 'a usage error is the only line')
   }
+})
+
+test('with --json, a usage error is also a JSON error object on stdout', async (t) => {
+  const dataDir = await tempDir(t)
+  const result = await runCli(['--json', 'image', 'ls', '--bogus'], { dataDir })
+  assert.match(assertCliError(result), /unknown option '--bogus'/)
+  assert.deepEqual(JSON.parse(result.stdout), { error: { code: 'USAGE', message: "unknown option '--bogus'" } })
 })
