@@ -4,12 +4,15 @@
  * BitTorrent swarm (opentracker + aria2c) on the same kind of hosts (anchors/). Prints wall times, the ratio to
  * the ideal swarm time S/B, and the first holder's upload as a multiple of the image size. Run as root:
  *
- *   node scripts/bench/fanout.ts [N=8] [RATE=200mbit] [SIZE_MiB=64] [--no-anchors]
+ *   node scripts/bench/fanout.ts [N=8] [RATE=200mbit] [SIZE_MiB=64] [--no-anchors] [--logs=DIR]
+ *
+ * `--logs=DIR` writes every daemon's stderr to DIR/h<i>.log (set EMERGENCE_LOG=debug for details).
  */
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { createWriteStream } from 'node:fs'
+import { mkdtemp, readFile, rm, writeFile, chmod, mkdir } from 'node:fs/promises'
+import { loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { startNode, stopAll, type ClusterNode } from '../lib/cluster.ts'
 
@@ -47,12 +50,35 @@ async function buildImage (work: string, mb: number): Promise<string> {
   return layout
 }
 
-async function emergenceFanout (n: number, mb: number, work: string): Promise<{ wall: number, seedUpload: number, imageBytes: number }> {
+function keepLog (node: ClusterNode, logs: string | undefined, name: string): void {
+  if (logs === undefined) return
+  const out = createWriteStream(join(logs, `${name}.log`))
+  let rest = ''
+  node.process.stderr?.on('data', (chunk: Buffer) => {
+    const lines = (rest + chunk.toString()).split('\n')
+    rest = lines.pop() ?? ''
+    // Milliseconds since this script started, so the hosts' logs line up.
+    for (const line of lines) out.write(`${performance.now().toFixed(0).padStart(7)} ${line}\n`)
+  })
+  node.process.once('exit', () => { out.end() })
+}
+
+interface FanoutResult { wall: number, each: number[], cliStart: number, seedUpload: number, imageBytes: number, daemonCpu: number[], moved: number }
+
+/** User + system CPU seconds a process has used so far (Linux /proc). */
+async function cpuSeconds (pid: number | undefined): Promise<number> {
+  if (pid === undefined) return 0
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? []
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+async function emergenceFanout (n: number, mb: number, work: string, logs: string | undefined): Promise<FanoutResult> {
   const layout = await buildImage(work, mb)
   const nodes: ClusterNode[] = []
   try {
     const seed = await startNode({ dataDir: join(work, 'h1'), listen: `/ip4/${hostIp(1)}/tcp/7701`, wrap: wrap(1) })
     nodes.push(seed)
+    keepLog(seed, logs, 'h1')
     const imported = await seed.cli(['image', 'import', `${layout}:t`, '--name', 'bench/fanout:1'], { json: true })
     if (imported.status !== 0) throw new Error(`import failed: ${imported.stderr}`)
     const imageBytes = (JSON.parse(imported.stdout) as Array<{ bytesWritten: number }>)[0]?.bytesWritten ?? 0
@@ -60,22 +86,42 @@ async function emergenceFanout (n: number, mb: number, work: string): Promise<{ 
       dataDir: join(work, `h${k + 2}`), listen: `/ip4/${hostIp(k + 2)}/tcp/7701`, wrap: wrap(k + 2), bootstrap: [seed.address]
     })))
     nodes.push(...receivers)
+    receivers.forEach((node, k) => { keepLog(node, logs, `h${k + 2}`) })
     // Let every receiver meet the others (bootstrap + DHT) before the clock starts, as in a running cluster.
     await new Promise(resolve => setTimeout(resolve, 3000))
-    const start = process.hrtime.bigint()
-    const results = await Promise.all(receivers.map(async node => await node.cli(['pull', 'bench/fanout:1'])))
-    const wall = Number(process.hrtime.bigint() - start) / 1e9
+    // What starting the CLI costs (Node, type stripping, the control socket round trip), part of every pull.
+    const cliStart = await seconds(async () => await receivers[0]?.cli(['node', 'status']))
+    const cpuBefore = await Promise.all(nodes.map(async n => await cpuSeconds(n.process.pid)))
+    const start = performance.now()
+    const each: number[] = []
+    const results = await Promise.all(receivers.map(async node => {
+      const result = await node.cli(['pull', 'bench/fanout:1'])
+      each.push((performance.now() - start) / 1000)
+      return result
+    }))
+    const wall = (performance.now() - start) / 1000
+    const daemonCpu = await Promise.all(nodes.map(async (n, i) => await cpuSeconds(n.process.pid) - (cpuBefore[i] ?? 0)))
     for (const r of results) if (r.status !== 0) throw new Error(`pull failed: ${r.stderr}`)
-    const status = JSON.parse((await seed.cli(['node', 'status'], { json: true })).stdout) as { servedBytes: number }
-    return { wall, seedUpload: status.servedBytes, imageBytes }
+    const served = await Promise.all(nodes.map(async n => (JSON.parse((await n.cli(['node', 'status'], { json: true })).stdout) as { servedBytes: number }).servedBytes))
+    const status = { servedBytes: served[0] ?? 0 }
+    const moved = served.reduce((a, b) => a + b, 0)
+    return { wall, each: each.sort((a, b) => a - b), cliStart, seedUpload: status.servedBytes, imageBytes, daemonCpu, moved }
   } finally {
     await stopAll(nodes)
   }
 }
 
+async function seconds (fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now()
+  await fn()
+  return (performance.now() - start) / 1000
+}
+
 async function main (): Promise<void> {
   const args = process.argv.slice(2).filter(a => !a.startsWith('--'))
   const anchors = !process.argv.includes('--no-anchors')
+  const logs = process.argv.find(a => a.startsWith('--logs='))?.slice('--logs='.length)
+  if (logs !== undefined) await mkdir(logs, { recursive: true })
   const n = Number(args[0] ?? 8)
   const rate = args[1] ?? '200mbit'
   const mb = Number(args[2] ?? 64)
@@ -86,7 +132,7 @@ async function main (): Promise<void> {
   try {
     sh('hosts_down')
     sh(`hosts_up ${n + 1} ${rate}`)
-    const ours = await emergenceFanout(n, mb, work)
+    const ours = await emergenceFanout(n, mb, work, logs)
     sh('hosts_down')
     const registry = anchors ? anchor('registry-fanout.sh', n, rate, mb) : undefined
     const torrent = anchors ? anchor('torrent-fanout.sh', n, rate, mb) : undefined
@@ -98,6 +144,11 @@ async function main (): Promise<void> {
     console.log(row('emergence', ours.wall, `${(ours.seedUpload / ours.imageBytes).toFixed(2)}x`))
     console.log(row('docker-registry + skopeo', registry))
     console.log(row('BitTorrent (opentracker + aria2c)', torrent))
+    const median = ours.each[Math.floor(ours.each.length / 2)] ?? 0
+    console.log(`\nemergence: each pull finished after ${ours.each.map(s => s.toFixed(1)).join(', ')} s (median ${median.toFixed(1)} s); ` +
+      `starting the CLI (\`emergence node status\`) takes ${ours.cliStart.toFixed(2)} s of each; ` +
+      `daemons' CPU during the pulls: ${ours.daemonCpu.map(s => s.toFixed(1)).join(', ')} s (first holder first); ` +
+      `bytes served in all: ${(ours.moved / (n * ours.imageBytes)).toFixed(2)}x what the ${n} pulls needed; load average ${loadavg()[0]?.toFixed(2)}`)
   } finally {
     sh('hosts_down')
     await rm(work, { recursive: true, force: true })

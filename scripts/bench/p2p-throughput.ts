@@ -8,7 +8,7 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { createHash, randomFillSync } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, connect, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,6 +19,7 @@ import { P2P } from '../../src/p2p/index.ts'
 import type { Digest } from '../../src/oci/digest.ts'
 
 const MiB = 1024 * 1024
+const GiB = 1024 * MiB
 const SELF = new URL(import.meta.url).pathname
 
 function parseSize (text: string): number {
@@ -71,6 +72,17 @@ async function makeBlob (path: string, size: number): Promise<Digest> {
   }
   await new Promise<void>((resolve, reject) => { out.end((err?: Error | null) => { if (err != null) reject(err); else resolve() }) })
   return `sha256:${hash.digest('hex')}`
+}
+
+/** User + system CPU seconds a process has used so far (Linux /proc). */
+async function cpuSeconds (pid: number | undefined): Promise<number> {
+  if (pid === undefined) return 0
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? []
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+function cpuOf (usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1e6
 }
 
 async function timed<T> (fn: () => Promise<T>): Promise<{ seconds: number, value: T }> {
@@ -146,7 +158,12 @@ async function main (): Promise<void> {
     await puller.dial(provider.info.addr as string)
     // The provider hashes its piece list on first request; do that outside the timed pull, as a holder does at ingest.
     await puller.exchange.client.pieceList(puller.node.getPeers()[0] as NonNullable<ReturnType<typeof puller.node.getPeers>[number]>, digest, size)
+    const cpuBefore = { puller: process.cpuUsage(), provider: await cpuSeconds(provider.proc.pid) }
     const p2p = await timed(async () => await puller.pullBlob({ digest, size }))
+    const cpu = {
+      puller: cpuOf(process.cpuUsage(cpuBefore.puller)),
+      provider: await cpuSeconds(provider.proc.pid) - cpuBefore.provider
+    }
     await puller.stop()
 
     // 2. Raw TCP socket, child process to this one, no verification, no disk write.
@@ -166,11 +183,12 @@ async function main (): Promise<void> {
     ].map(r => ({ ...r, mbps: size / 1e6 / r.seconds }))
     const p2pRate = rows[0]?.mbps ?? 1
     if (values.json === true) {
-      process.stdout.write(JSON.stringify({ size, pieceSize: pieceSize ?? 'default', rows }, null, 2) + '\n')
+      process.stdout.write(JSON.stringify({ size, pieceSize: pieceSize ?? 'default', rows, cpuSeconds: cpu }, null, 2) + '\n')
     } else {
       process.stdout.write(`blob ${(size / MiB).toFixed(0)} MiB, ${pieceSize !== undefined ? `${pieceSize / MiB} MiB` : 'default'} pieces\n`)
       process.stdout.write('| path | s | MB/s | vs emergence |\n|---|---|---|---|\n')
       for (const r of rows) process.stdout.write(`| ${r.path} | ${r.seconds.toFixed(2)} | ${r.mbps.toFixed(0)} | ${(r.mbps / p2pRate).toFixed(2)}x |\n`)
+      process.stdout.write(`\nemergence CPU per GiB moved: puller ${(cpu.puller * GiB / size).toFixed(1)} s, provider ${(cpu.provider * GiB / size).toFixed(1)} s\n`)
     }
   } finally {
     for (const proc of children) proc.kill('SIGTERM')

@@ -17,17 +17,17 @@ import { Bitfield } from './bitfield.ts'
 import { BlobTooLargeError, InvalidPieceListError, NoProvidersError, ProtocolViolationError } from './errors.ts'
 import type { Exchange } from './exchange.ts'
 import { ListBook, carryOver } from './list-book.ts'
-import { sleep } from './limits.ts'
-import type { PieceList } from './piece-list.ts'
+import { impliedPieceList, type PieceList } from './piece-list.ts'
 import { pieceCount } from './pieces.ts'
 import { parsePieces, type BanList, type PullConfig } from './pull-state.ts'
 import type { Routing } from './routing.ts'
 import { Swarm } from './swarm.ts'
 import { Transfer } from './transfer.ts'
+import { pullWhole } from './whole-pull.ts'
 
 export interface PullComponents {
   store: Store
-  exchange: Pick<Exchange, 'client' | 'holdings' | 'learnPeer'>
+  exchange: Pick<Exchange, 'client' | 'holdings' | 'learnPeer' | 'pieceSizeFor'>
   routing: Routing
   self: PeerId
   bans: BanList
@@ -96,6 +96,8 @@ export class BlobPull {
       signal: this.signal,
       logger: components.logger,
       pollMs: cfg.pollMs,
+      haveWaitMs: cfg.haveWaitMs,
+      maxWatched: cfg.maxWatched,
       rediscoverMs: cfg.rediscoverMs,
       maxFailures: cfg.maxFailures
     })
@@ -111,6 +113,8 @@ export class BlobPull {
     this.swarm.discover()
     const size = this.size ?? await this.learnSize()
     if (size === 0) return await this.writeEmpty()
+    const whole = impliedPieceList(this.digest, size, this.c.exchange.pieceSizeFor(size))
+    if (whole !== undefined) return await this.pullWhole(whole)
     for (let attempt = 1; attempt <= this.cfg.maxAttempts; attempt++) {
       this.signal.throwIfAborted()
       this.partial ??= await this.c.store.openPartial(this.digest, size)
@@ -137,6 +141,7 @@ export class BlobPull {
 
   /** Releases the partial (keeping its data for a resume) if the pull did not commit. */
   async close (): Promise<void> {
+    this.swarm.close()
     await this.partial?.close()
   }
 
@@ -163,6 +168,16 @@ export class BlobPull {
     return size
   }
 
+  /** A one-piece blob, fetched into memory and written at once (whole-pull.ts). */
+  private async pullWhole (list: PieceList): Promise<BlobPullResult> {
+    this.options.onStart?.(list.size, 0)
+    const context = { digest: this.digest, swarm: this.swarm, client: this.c.exchange.client, store: this.c.store, cfg: this.cfg, signal: this.signal, ban: (peer: string, reason: string) => { this.ban(peer, reason) } }
+    const peer = await pullWhole(context, list, this.options.lease)
+    this.countPiece(peer, list.size)
+    void this.c.routing.provide(this.digest).catch(err => { this.c.logger.debug(`announce of ${this.digest} failed: ${describeError(err)}`) })
+    return { digest: this.digest, size: list.size, alreadyPresent: false, resumedBytes: 0, ...this.result }
+  }
+
   private async writeEmpty (): Promise<BlobPullResult> {
     const info = await this.c.store.blobs.write(this.digest, (async function * () {})(), { size: 0, ...(this.options.lease !== undefined ? { lease: this.options.lease } : {}) })
     return { digest: this.digest, size: info.size, alreadyPresent: false, resumedBytes: 0, fetchedBytes: 0, fromPeers: {} }
@@ -187,7 +202,7 @@ export class BlobPull {
       if (this.lists.choose(p => this.c.bans.isBanned(p), p => this.swarm.peers.get(p)?.complete === true) !== undefined) break
       if (Date.now() > deadline) throw new NoProvidersError(this.digest, 'no peer gave a usable piece list')
       this.swarm.discover()
-      await sleep(this.cfg.pollMs, this.signal)
+      await this.swarm.waitForChange(this.cfg.pollMs, this.signal)
     }
     const list = this.lists.current as PieceList
     if (this.verified?.length !== pieceCount(size, list.pieceSize)) this.verified = undefined

@@ -29,6 +29,20 @@ export interface RequestOptions {
   signal?: AbortSignal
 }
 
+export interface HaveOptions extends RequestOptions {
+  /**
+   * A long poll: the pieces we know the peer has; it answers once it verified another one (or completed, or
+   * after `waitMs`). A 1.0 peer answers at once.
+   */
+  known?: Bitfield
+  waitMs?: number
+}
+
+export interface GetOptions extends RequestOptions {
+  /** The pieces we would take instead of the one asked for; the peer may send any of them (super-seeding). */
+  want?: Bitfield
+}
+
 /** A peer's answer to HAVE. */
 export type HaveAnswer =
   | { have: true, size: number, pieceSize: number, complete: boolean, verified: Bitfield | undefined, suggest: Bitfield | undefined, peers: PexPeer[] }
@@ -43,6 +57,8 @@ export interface PieceRef {
 }
 
 export interface PieceData {
+  /** The piece sent: the one asked for, or one of `want`. */
+  index: number
   data: Frame
   /** The server's verified pieces when it is still downloading the blob itself. */
   verified: Bitfield | undefined
@@ -61,8 +77,11 @@ export class ExchangeClient {
     this.ctx = ctx
   }
 
-  async have (peer: PeerId, digest: Digest, options: RequestOptions = {}): Promise<HaveAnswer> {
-    const response = await this.ask(peer, { type: 'HAVE', digest }, 'HAVE', options.signal)
+  async have (peer: PeerId, digest: Digest, options: HaveOptions = {}): Promise<HaveAnswer> {
+    const wait = options.known !== undefined && options.waitMs !== undefined
+    const request: Request = wait ? { type: 'HAVE', digest, known: options.known?.toBase64(), waitMs: options.waitMs } : { type: 'HAVE', digest }
+    const timeoutMs = this.ctx.requestTimeoutMs + (wait ? options.waitMs ?? 0 : 0)
+    const response = await this.withStream(peer, options.signal, async framed => await this.request(framed, request, 'HAVE', timeoutMs, options.signal))
     if (response.type === 'NOT_HAVE' && response.digest === digest) return { have: false, peers: response.peers }
     if (response.type !== 'HAVE' || response.digest !== digest) throw new UnexpectedResponseError(`${response.type} to HAVE`)
     const count = pieceCount(response.size, response.pieceSize)
@@ -84,29 +103,35 @@ export class ExchangeClient {
     })
   }
 
-  /** Fetches one piece of a blob of `size` bytes cut at `pieceSize`; checks its length, not its hash. */
-  async getPiece (peer: PeerId, piece: PieceRef, options: RequestOptions = {}): Promise<PieceData> {
+  /**
+   * Fetches piece `index` (or, with `want`, any piece of `want`) of a blob of `size` bytes cut at `pieceSize`;
+   * checks its length, not its hash.
+   */
+  async getPiece (peer: PeerId, piece: PieceRef, options: GetOptions = {}): Promise<PieceData> {
     const { digest, index, size, pieceSize } = piece
-    const length = pieceLength(index, size, pieceSize)
+    const { want } = options
     const release = await this.ctx.downloads.acquire(options.signal)
     try {
-      await this.ctx.downloadBucket?.take(length, options.signal)
+      await this.ctx.downloadBucket?.take(pieceLength(index, size, pieceSize), options.signal)
+      const request: Request = want !== undefined ? { type: 'GET', digest, index, pieceSize, want: want.toBase64() } : { type: 'GET', digest, index, pieceSize }
       return await this.withStream(peer, options.signal, async framed => {
-        const response = await this.request(framed, { type: 'GET', digest, index, pieceSize }, `GET ${index}`, this.ctx.pieceTimeoutMs, options.signal)
+        const response = await this.request(framed, request, `GET ${index}`, this.ctx.pieceTimeoutMs, options.signal)
         if (response.type === 'NOT_HAVE') throw new NotHaveError(framed.peer, digest, index)
         if (response.type === 'DEFER' && response.digest === digest && response.index === index) {
           throw new PieceDeferredError(framed.peer, index, Bitfield.fromBase64(response.suggest, pieceCount(size, pieceSize)))
         }
-        if (response.type !== 'PIECE' || response.digest !== digest || response.index !== index) {
-          throw new UnexpectedResponseError(`${response.type} to GET ${index}`)
+        if (response.type !== 'PIECE' || response.digest !== digest || (response.index !== index && want?.has(response.index) !== true)) {
+          throw new UnexpectedResponseError(`${response.type}${response.type === 'PIECE' ? ` ${response.index}` : ''} to GET ${index}`)
         }
-        if (response.length !== length) throw new UnexpectedResponseError(`piece ${index} announced ${response.length} bytes, expected ${length}`)
-        const data = await framed.readData(length, `piece ${index}`, this.ctx.pieceTimeoutMs, options.signal)
+        const sent = response.index
+        const length = pieceLength(sent, size, pieceSize)
+        if (response.length !== length) throw new UnexpectedResponseError(`piece ${sent} announced ${response.length} bytes, expected ${length}`)
+        const data = await framed.readData(length, `piece ${sent}`, this.ctx.pieceTimeoutMs, options.signal)
         this.ctx.stats.addReceived(framed.peer, length)
         const count = pieceCount(size, pieceSize)
         const verified = response.bitfield !== undefined ? Bitfield.fromBase64(response.bitfield, count) : undefined
         const suggest = response.suggest !== undefined ? Bitfield.fromBase64(response.suggest, count) : undefined
-        return { data, verified, suggest }
+        return { index: sent, data, verified, suggest }
       })
     } finally {
       release()

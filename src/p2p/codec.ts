@@ -6,7 +6,7 @@
 import { z } from 'zod'
 import { isDigest, type Digest } from '../oci/digest.ts'
 import { descriptorSchema, type Descriptor } from '../oci/types.ts'
-import { MAX_CONTROL_FRAME, MAX_DATA_FRAME, MAX_PEX_ADDRS, MAX_PEX_PEERS } from './constants.ts'
+import { MAX_CONTROL_FRAME, MAX_DATA_FRAME, MAX_HAVE_WAIT_MS, MAX_PEX_ADDRS, MAX_PEX_PEERS } from './constants.ts'
 import { FrameTooLargeError, MalformedMessageError, UnknownMessageError } from './errors.ts'
 
 const digest = z.string().refine(isDigest, { message: 'invalid digest' }).transform(d => d as Digest)
@@ -20,9 +20,11 @@ const base64 = z.string().max(MAX_CONTROL_FRAME).regex(/^[A-Za-z0-9+/]*={0,2}$/)
 const ref = z.string().min(1).max(512)
 
 const requestSchemas = {
-  HAVE: z.object({ type: z.literal('HAVE'), digest }),
+  /** `known` and `waitMs` (1.1): answer once a piece beyond `known` is verified, or after `waitMs` (a long poll). */
+  HAVE: z.object({ type: z.literal('HAVE'), digest, known: base64.optional(), waitMs: count.max(MAX_HAVE_WAIT_MS).optional() }),
   PIECES: z.object({ type: z.literal('PIECES'), digest }),
-  GET: z.object({ type: z.literal('GET'), digest, index: count, pieceSize }),
+  /** `want` (1.1): the pieces the requester would take instead of `index`; the server may send one of them. */
+  GET: z.object({ type: z.literal('GET'), digest, index: count, pieceSize, want: base64.optional() }),
   RESOLVE: z.object({ type: z.literal('RESOLVE'), ref })
 }
 

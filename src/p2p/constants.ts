@@ -4,6 +4,10 @@
 export const BLOB_PROTOCOL = '/emergence/blob/1.0.0'
 /** Our private Kademlia DHT: its own protocol id keeps it apart from the public IPFS DHT. */
 export const DHT_PROTOCOL = '/emergence/kad/1.0.0'
+/** Yamux with a wider initial stream window (node.ts), offered before the standard /yamux/1.0.0. */
+export const WIDE_YAMUX_PROTOCOL = '/emergence/yamux-wide/1.0.0'
+/** How long a DHT peer keeps our provider record; dht-routing.ts re-announces well within it. */
+export const PROVIDE_VALIDITY_SECONDS = 3600
 /** The private key file in the identity directory. */
 export const IDENTITY_FILE = 'peer.key'
 
@@ -26,6 +30,11 @@ export const MAX_PIECES = MAX_DATA_FRAME / PIECE_HASH_LENGTH
 export const MAX_PEX_PEERS = 32
 /** The most addresses given for one peer in peer exchange. */
 export const MAX_PEX_ADDRS = 4
+
+/** The longest a server holds a waiting HAVE (a long poll for new pieces, docs/protocol.md §4.1). */
+export const MAX_HAVE_WAIT_MS = 10_000
+/** How long a puller asks a partial holder to hold a waiting HAVE. */
+export const HAVE_WAIT_MS = 2_000
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
 export const DEFAULT_PIECE_TIMEOUT_MS = 30_000

@@ -30,6 +30,8 @@ export class DhtRouting implements Routing, Startable {
   private readonly reannounceMs: number
   private readonly logger: Logger
   private readonly provided = new Set<Digest>()
+  /** The last announce of each digest: running (`at` undefined) or done at `at`. */
+  private readonly announced = new Map<Digest, { at: number | undefined, done: Promise<void> }>()
   private timer: ReturnType<typeof setInterval> | undefined
   private reannouncing = false
 
@@ -55,14 +57,39 @@ export class DhtRouting implements Routing, Startable {
     return [...this.provided]
   }
 
+  /**
+   * Announces `digest`. A pull announces at its first verified piece and again when it commits, and several
+   * pulls may ask at once: a provide already running, or done within half the re-announce interval, is not
+   * repeated (each one is a DHT lookup and a message to every close peer).
+   */
   async provide (digest: Digest, options: AbortOptions = {}): Promise<void> {
     this.provided.add(digest)
+    const recent = this.announced.get(digest)
+    if (recent !== undefined && (recent.at === undefined || Date.now() - recent.at < this.reannounceMs / 2)) {
+      await recent.done
+      return
+    }
+    await this.announce(digest, options)
+  }
+
+  private async announce (digest: Digest, options: AbortOptions = {}): Promise<void> {
     const timeout = AbortSignal.timeout(PROVIDE_TIMEOUT_MS)
-    await this.contentRouting.provide(digestToCid(digest), { signal: options.signal !== undefined ? AbortSignal.any([options.signal, timeout]) : timeout })
+    const entry: { at: number | undefined, done: Promise<void> } = { at: undefined, done: Promise.resolve() }
+    entry.done = this.contentRouting.provide(digestToCid(digest), { signal: options.signal !== undefined ? AbortSignal.any([options.signal, timeout]) : timeout })
+    if (this.announced.size >= 4096) this.announced.clear()
+    this.announced.set(digest, entry)
+    try {
+      await entry.done
+      entry.at = Date.now()
+    } catch (err) {
+      if (this.announced.get(digest) === entry) this.announced.delete(digest)
+      throw err
+    }
   }
 
   async withdraw (digest: Digest, options: AbortOptions = {}): Promise<void> {
     this.provided.delete(digest)
+    this.announced.delete(digest)
     await this.contentRouting.cancelReprovide(digestToCid(digest), options)
   }
 
@@ -79,7 +106,7 @@ export class DhtRouting implements Routing, Startable {
     try {
       for (const digest of [...this.provided]) {
         if (this.timer === undefined) return
-        await this.provide(digest).catch(err => { this.logger.debug(`re-announce of ${digest} failed: ${describeError(err)}`) })
+        await this.announce(digest).catch(err => { this.logger.debug(`re-announce of ${digest} failed: ${describeError(err)}`) })
       }
     } finally {
       this.reannouncing = false

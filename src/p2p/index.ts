@@ -33,7 +33,7 @@
  * ```
  *
  * The parts, for tests and other wiring: `createNode` (node.ts), `Exchange` (serving + `ExchangeClient`),
- * `Routing` with `DhtRouting`, `PeerExchangeRouting`, `MemoryRouting`, `CombinedRouting`, and `Puller`.
+ * `Routing` with `DhtRouting`, `PeerExchangeRouting`, `MemoryRouting`, `CombinedRouting`, `FallbackRouting`, and `Puller`.
  */
 export * from './constants.ts'
 export * from './errors.ts'
@@ -49,7 +49,7 @@ export { createNode, allowListGater, parseTcpAddress, DEFAULT_LISTEN, type NodeI
 export { Holdings, type ActiveDownload, type Holding } from './holdings.ts'
 export { ExchangeClient, type HaveAnswer, type PieceData, type PieceRef } from './client.ts'
 export { Exchange, type ExchangeInit, type ExchangeComponents, type ExchangeNode } from './exchange.ts'
-export { digestToCid, MemoryRouting, MemoryRoutingTable, CombinedRouting, type Routing } from './routing.ts'
+export { digestToCid, MemoryRouting, MemoryRoutingTable, CombinedRouting, FallbackRouting, type Routing } from './routing.ts'
 export { DhtRouting, DEFAULT_REANNOUNCE_MS, type DhtRoutingInit } from './dht-routing.ts'
 export { PeerExchangeRouting, type PexRoutingInit } from './pex-routing.ts'
 export { PieceScheduler, type SchedulerInit } from './scheduler.ts'

@@ -1,34 +1,20 @@
 /**
  * The libp2p 3 node every Emergence daemon runs: TCP, Noise, Yamux (tuned for bulk transfers), identify, ping,
- * a private LAN-style Kademlia DHT, bootstrap peers, optional mDNS, a persistent Ed25519 identity, and an
- * allow-list enforced by the connection gater on inbound and outbound connections alike.
+ * a private LAN-style Kademlia DHT, bootstrap peers, optional mDNS (stack.ts), a persistent Ed25519 identity,
+ * and an allow-list enforced by the connection gater on inbound and outbound connections alike.
  */
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { bootstrap } from '@libp2p/bootstrap'
-import { identify, type Identify } from '@libp2p/identify'
+import type { Identify } from '@libp2p/identify'
 import { KEEP_ALIVE, type ConnectionGater, type Libp2p, type PeerId } from '@libp2p/interface'
-import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
-import { mdns } from '@libp2p/mdns'
+import type { KadDHT } from '@libp2p/kad-dht'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { ping, type Ping } from '@libp2p/ping'
-import { tcp } from '@libp2p/tcp'
+import type { Ping } from '@libp2p/ping'
 import { ipPortToMultiaddr } from '@libp2p/utils'
-import { createLibp2p } from 'libp2p'
 import { describeError } from '../util/errors.ts'
 import { silentLogger, type Logger } from '../util/logger.ts'
-import { DHT_PROTOCOL } from './constants.ts'
-import { noiseCrypto } from './noise-crypto.ts'
 import { InvalidP2PConfigError } from './errors.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4150']
-/** How long a DHT peer keeps our provider record; dht-routing.ts re-announces well within it. */
-export const PROVIDE_VALIDITY_SECONDS = 3600
-/** Yamux: a 16 MiB stream window, and a read buffer twice that so a paused reader is not reset (libp2p-v3.md). */
-const STREAM_WINDOW = 16 * 1024 * 1024
-const READ_BUFFER = 2 * STREAM_WINDOW
-
 export type EmergenceServices = { identify: Identify, ping: Ping, dht: KadDHT }
 export type EmergenceNode = Libp2p<EmergenceServices>
 
@@ -115,31 +101,16 @@ export async function createNode (init: NodeInit): Promise<EmergenceNode> {
   for (const peer of peers) {
     if (allowed !== undefined && !allowed.has(peer.id.toString())) logger.warn(`bootstrap peer ${peer.id.toString()} is not on the allow-list`)
   }
-  const node = await createLibp2p({
+  // The libp2p stack is loaded here, not at import: the CLI imports this module (through the daemon) for every
+  // command, and loading libp2p, Noise, Yamux and the DHT costs most of a second.
+  const { createLibp2pNode } = await import('./stack.ts')
+  const node = await createLibp2pNode({
     privateKey: await loadOrCreateIdentity(init.identityDir, logger),
-    addresses: { listen: init.listen ?? DEFAULT_LISTEN, ...(init.announce !== undefined ? { announce: init.announce } : {}) },
-    transports: [tcp()],
-    connectionEncrypters: [noise({ crypto: noiseCrypto })],
-    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: STREAM_WINDOW, maxReadBufferLength: READ_BUFFER } })],
-    ...(allowed !== undefined ? { connectionGater: allowListGater(allowed) } : {}),
-    connectionMonitor: { abortConnectionOnPingFailure: false },
-    peerDiscovery: [
-      ...(peers.length > 0 ? [bootstrap({ list: peers.map(p => p.addr), timeout: 100 })] : []),
-      ...(init.mdns === true ? [mdns({ serviceTag: '_emergence._udp.local' })] : [])
-    ],
-    services: {
-      identify: identify(),
-      ping: ping(),
-      dht: kadDHT({
-        protocol: DHT_PROTOCOL,
-        // A private cluster: we are a server from the start, and loopback/LAN addresses are kept, not filtered.
-        clientMode: false,
-        peerInfoMapper: passthroughMapper,
-        providers: { provideValidity: PROVIDE_VALIDITY_SECONDS },
-        // dht-routing.ts re-announces before expiry; the DHT's own reprovider only revives expired records.
-        reprovide: { validity: PROVIDE_VALIDITY_SECONDS * 1000, threshold: 0 }
-      })
-    }
+    listen: init.listen ?? DEFAULT_LISTEN,
+    ...(init.announce !== undefined ? { announce: init.announce } : {}),
+    ...(allowed !== undefined ? { gater: allowListGater(allowed) } : {}),
+    bootstrap: peers.map(p => p.addr),
+    mdns: init.mdns === true
   })
   // Keep bootstrap peers connected: libp2p re-dials KEEP_ALIVE-tagged peers when their connection drops.
   for (const peer of peers) {

@@ -33,6 +33,15 @@ export function makePieceList (digest: Digest, size: number, pieceSize: number, 
   return { size, pieceSize, hashes }
 }
 
+/**
+ * The list of a blob that fits in one piece and has a sha256 digest: the hash of its only piece is the digest
+ * itself, so no peer need give it (and none can lie about it). Undefined for any other blob.
+ */
+export function impliedPieceList (digest: Digest, size: number, pieceSize: number): PieceList | undefined {
+  if (digestAlgorithm(digest) !== 'sha256' || size === 0 || size > pieceSize) return undefined
+  return makePieceList(digest, size, pieceSize, Buffer.from(digestHex(digest), 'hex'))
+}
+
 export function countOf (list: PieceList): number {
   return list.hashes.byteLength / PIECE_HASH_LENGTH
 }

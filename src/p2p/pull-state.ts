@@ -7,7 +7,7 @@ import { Bitfield } from './bitfield.ts'
 import { makePieceList, type PieceList } from './piece-list.ts'
 import { pieceCount } from './pieces.ts'
 import type { Digest } from '../oci/digest.ts'
-import { DEFAULT_REQUESTS_PER_PEER } from './constants.ts'
+import { DEFAULT_REQUESTS_PER_PEER, HAVE_WAIT_MS } from './constants.ts'
 
 export interface PullConfig {
   /** GET requests in flight to one peer. @default 4 */
@@ -18,8 +18,12 @@ export interface PullConfig {
   endgameDuplicates: number
   /** Least time between two writes of the piece state file. @default 500 ms */
   stateSaveMs: number
-  /** Least time between two HAVE polls of one partial holder. @default 200 ms */
+  /** Least time between two HAVE polls of one partial holder that cannot hold a HAVE (1.0). @default 200 ms */
   pollMs: number
+  /** How long a partial holder is asked to hold a HAVE until it has a new piece (a long poll). @default 2 s */
+  haveWaitMs: number
+  /** Partial holders watched at once with such HAVEs; the others are asked every 5 `pollMs`. @default 6 */
+  maxWatched: number
   /**
    * How long a pull with nothing in flight waits for the swarm (pieces on their way to other peers) before it
    * asks a complete holder for pieces the holder already sent out. @default 500 ms
@@ -43,6 +47,8 @@ export const DEFAULT_PULL_CONFIG: PullConfig = {
   endgameDuplicates: 2,
   stateSaveMs: 500,
   pollMs: 200,
+  haveWaitMs: HAVE_WAIT_MS,
+  maxWatched: 6,
   patienceMs: 500,
   rediscoverMs: 2_000,
   noProvidersTimeoutMs: 30_000,

@@ -32,7 +32,7 @@ export interface PullerInit extends Partial<PullConfig> {
 
 export interface PullerComponents {
   store: Store
-  exchange: Pick<Exchange, 'client' | 'holdings' | 'learnPeer'>
+  exchange: Pick<Exchange, 'client' | 'holdings' | 'learnPeer' | 'pieceSizeFor'>
   routing: Routing
   node: { peerId: PeerId, getPeers: () => PeerId[] }
 }

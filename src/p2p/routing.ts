@@ -92,6 +92,62 @@ export class CombinedRouting implements Routing {
   }
 }
 
+/**
+ * Asks `primary` first and `fallback` only when `primary` has named nobody within `graceMs` (or ended without
+ * a name): the connected peers answer a HAVE in a round trip, while a DHT search costs a lookup and a message
+ * to several peers for every blob. provide/withdraw go to both. Each provider is yielded once.
+ */
+export class FallbackRouting implements Routing {
+  private readonly primary: Routing
+  private readonly fallback: Routing
+  private readonly graceMs: number
+
+  constructor (primary: Routing, fallback: Routing, graceMs = 500) {
+    this.primary = primary
+    this.fallback = fallback
+    this.graceMs = graceMs
+  }
+
+  async provide (digest: Digest, options?: AbortOptions): Promise<void> {
+    await Promise.all([this.primary.provide(digest, options), this.fallback.provide(digest, options)])
+  }
+
+  async withdraw (digest: Digest, options?: AbortOptions): Promise<void> {
+    await Promise.all([this.primary.withdraw(digest, options), this.fallback.withdraw(digest, options)])
+  }
+
+  async * findProviders (digest: Digest, options: AbortOptions = {}): AsyncIterable<PeerId> {
+    const seen = new Set<string>()
+    const iterator = this.primary.findProviders(digest, options)[Symbol.asyncIterator]()
+    const deadline = Date.now() + this.graceMs
+    let next = iterator.next().catch(() => ({ done: true as const, value: undefined }))
+    while (true) {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const late = seen.size === 0 ? new Promise<'late'>(resolve => { timer = setTimeout(() => { resolve('late') }, Math.max(0, deadline - Date.now())) }) : undefined
+      const result = await (late !== undefined ? Promise.race([next, late]) : next)
+      clearTimeout(timer)
+      if (result === 'late') break
+      if (result.done === true) break
+      const key = result.value.toString()
+      if (!seen.has(key)) {
+        seen.add(key)
+        yield result.value
+      }
+      next = iterator.next().catch(() => ({ done: true as const, value: undefined }))
+    }
+    if (seen.size > 0) return
+    const rest = async function * (): AsyncIterable<PeerId> {
+      for (let result = await next; result.done !== true; result = await iterator.next()) yield result.value
+    }
+    for await (const peer of merge([rest(), this.fallback.findProviders(digest, options)])) {
+      const key = peer.toString()
+      if (seen.has(key)) continue
+      seen.add(key)
+      yield peer
+    }
+  }
+}
+
 /** Interleaves async iterables as their items arrive; an iterable that fails just ends. */
 export async function * merge<T> (sources: Array<AsyncIterable<T>>): AsyncIterable<T> {
   const iterators = sources.map(s => s[Symbol.asyncIterator]())

@@ -3,8 +3,8 @@
  * we lack, nobody is fetching yet, and the peer has, take one held by the fewest known peers, ties broken at
  * random so that concurrent downloaders spread over different pieces and can trade them. A complete holder
  * (the seed) is therefore asked first for what nobody else has. Endgame: once every missing piece is in flight,
- * a free peer may fetch a piece another peer is already fetching (up to `endgameDuplicates` at once); the first
- * to arrive wins and the others are cancelled. Pure bookkeeping: no I/O, so it is unit-tested on its own.
+ * a free peer may fetch a piece another peer has been fetching for a while (up to `endgameDuplicates` at once);
+ * the first to arrive wins and the others are cancelled. Pure bookkeeping: no I/O, so it is unit-tested on its own.
  */
 import { Bitfield } from './bitfield.ts'
 
@@ -33,6 +33,8 @@ export class PieceScheduler {
   private readonly partialAvailability: Uint32Array
   private readonly peers = new Map<string, PeerEntry>()
   private readonly fetching = new Map<number, Set<string>>()
+  /** When the oldest request in flight for each piece started. */
+  private readonly since = new Map<number, number>()
   private readonly endgameDuplicates: number
   private readonly random: () => number
 
@@ -114,18 +116,46 @@ export class PieceScheduler {
    * Chooses the next piece for `key` and records it as in flight; undefined when there is nothing to ask it.
    * `strict` spares complete holders (super-seeding): they are not asked for a piece a partial holder already
    * has, nor, outside the endgame, for one they did not hint at (one they already sent to someone else).
+   * `inOrder` breaks ties by the lowest index instead of at random: with nobody to trade with, pieces in order
+   * let the partial blob hash its prefix as it grows (store/partial.ts) and keep the disk writes sequential.
    */
-  assign (key: string, options: { strict?: boolean } = {}): number | undefined {
+  assign (key: string, options: { strict?: boolean, endgameAfterMs?: number, inOrder?: boolean, now?: number } = {}): number | undefined {
     const entry = this.peers.get(key)
     if (entry === undefined) return undefined
     const strict = options.strict === true
-    const index = this.pick(entry, false, strict) ?? this.pick(entry, true, strict)
+    // In the endgame, only a request older than `endgameAfterMs` is doubled: a duplicate costs both senders the
+    // piece, worth it for a straggler, not for a request about to land.
+    const before = (options.now ?? Date.now()) - (options.endgameAfterMs ?? 0)
+    const random = options.inOrder === true ? () => 1 : this.random
+    const index = this.pick(entry, false, strict, before, random) ?? this.pick(entry, true, strict, before, random)
     if (index === undefined) return undefined
     entry.inflight.add(index)
     const set = this.fetching.get(index) ?? new Set<string>()
+    if (set.size === 0) this.since.set(index, options.now ?? Date.now())
     set.add(key)
     this.fetching.set(index, set)
     return index
+  }
+
+  /**
+   * What a request of `key` for `index` may offer the peer instead (GET `want`, docs/protocol.md §4.3): `index`
+   * and every piece we lack that nobody is fetching and `assign` could have chosen (with the same `strict`).
+   * The peer knows better than we do what it has and what it sent least.
+   */
+  want (key: string, index: number, options: { strict?: boolean } = {}): Bitfield {
+    const want = new Bitfield(this.count)
+    const entry = this.peers.get(key)
+    if (entry !== undefined) {
+      for (let i = 0; i < this.count; i++) if (!this.fetching.has(i) && this.eligible(entry, i, false, options.strict === true)) want.set(i)
+    }
+    want.set(index)
+    return want
+  }
+
+  /** True when `key` is the only one fetching piece `index` (a duplicate request of the endgame is not). */
+  soleFetcher (key: string, index: number): boolean {
+    const set = this.fetching.get(index)
+    return set?.size === 1 && set.has(key)
   }
 
   /** A request ended without a verified piece: the piece is up for grabs again. */
@@ -133,7 +163,10 @@ export class PieceScheduler {
     this.peers.get(key)?.inflight.delete(index)
     const set = this.fetching.get(index)
     set?.delete(key)
-    if (set?.size === 0) this.fetching.delete(index)
+    if (set?.size === 0) {
+      this.fetching.delete(index)
+      this.since.delete(index)
+    }
   }
 
   /** Piece `index` is verified and stored. Returns the other peers still fetching it (to cancel them). */
@@ -155,26 +188,32 @@ export class PieceScheduler {
     }
   }
 
+  /** True when piece `i` may be asked of the peer: we lack it, it has it, and `strict` does not spare it. */
+  private eligible (entry: PeerEntry, i: number, endgame: boolean, strict: boolean): boolean {
+    if (this.done.has(i) || entry.inflight.has(i)) return false
+    if (!entry.all && entry.have?.has(i) !== true) return false
+    if (strict && entry.all) {
+      if ((this.partialAvailability[i] ?? 0) > 0) return false
+      if (!endgame && entry.prefer !== undefined && !entry.prefer.has(i)) return false
+    }
+    return true
+  }
+
   /** Rarest candidate (fewest duplicates first in the endgame), ties at random (reservoir sampling). */
-  private pick (entry: PeerEntry, endgame: boolean, strict: boolean): number | undefined {
+  private pick (entry: PeerEntry, endgame: boolean, strict: boolean, requestedBefore: number, random: () => number): number | undefined {
     let best: number | undefined
     let bestScore = Infinity
     let ties = 0
     for (let i = 0; i < this.count; i++) {
-      if (this.done.has(i) || entry.inflight.has(i)) continue
-      if (!entry.all && entry.have?.has(i) !== true) continue
-      if (strict && entry.all) {
-        if ((this.partialAvailability[i] ?? 0) > 0) continue
-        if (!endgame && entry.prefer !== undefined && !entry.prefer.has(i)) continue
-      }
+      if (!this.eligible(entry, i, endgame, strict)) continue
       const inFlight = this.fetching.get(i)?.size ?? 0
-      if (endgame ? (inFlight === 0 || inFlight >= this.endgameDuplicates) : inFlight > 0) continue
+      if (endgame ? (inFlight === 0 || inFlight >= this.endgameDuplicates || (this.since.get(i) ?? 0) > requestedBefore) : inFlight > 0) continue
       const score = inFlight * this.peers.size + (this.availability[i] ?? 0)
       if (score < bestScore) {
         best = i
         bestScore = score
         ties = 1
-      } else if (score === bestScore && this.random() * ++ties < 1) {
+      } else if (score === bestScore && random() * ++ties < 1) {
         best = i
       }
     }

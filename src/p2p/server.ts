@@ -9,6 +9,7 @@ import type { Descriptor } from '../oci/types.ts'
 import type { Logger } from '../util/logger.ts'
 import { describeError } from '../util/errors.ts'
 import { ERROR_CODES, type GetRequest, type PexPeer, type Request } from './codec.ts'
+import { MAX_HAVE_WAIT_MS } from './constants.ts'
 import { MalformedMessageError, PeerTimeoutError, ProtocolViolationError, QueueFullError, TruncatedResponseError, UnknownMessageError } from './errors.ts'
 import type { Holdings } from './holdings.ts'
 import type { KeyedSemaphore, Semaphore, TokenBucket } from './limits.ts'
@@ -47,7 +48,12 @@ export async function serveStream (stream: Stream, connection: Connection, ctx: 
         if (err instanceof ProtocolViolationError) await refuse(framed, err, ctx)
         throw err
       }
-      await answer(request, framed, peer, ctx)
+      try {
+        await answer(request, framed, peer, ctx)
+      } catch (err) {
+        if (err instanceof ProtocolViolationError) await refuse(framed, err, ctx)
+        throw err
+      }
     }
     await framed.close(ctx.requestTimeoutMs)
   } catch (err) {
@@ -68,8 +74,12 @@ async function answer (request: Request, framed: FramedStream, peer: string, ctx
   switch (request.type) {
     case 'HAVE': {
       ctx.holdings.notePeer(request.digest, peer)
+      if (request.known !== undefined && request.waitMs !== undefined) {
+        await ctx.holdings.waitForNews(request.digest, request.known, Math.min(request.waitMs, MAX_HAVE_WAIT_MS), ctx.signal)
+      }
       const holding = await ctx.holdings.lookup(request.digest)
-      const peers = await pex(ctx, request.digest, peer)
+      // A watching HAVE comes back with every new piece: it gets the swarm's peers now and then, not each time.
+      const peers = request.known === undefined || ctx.holdings.pexDue(request.digest, peer) ? await pex(ctx, request.digest, peer) : []
       if (holding === undefined) {
         await framed.write({ type: 'NOT_HAVE', digest: request.digest, peers }, timeout, ctx.signal)
         return
@@ -129,7 +139,7 @@ async function answerGet (request: GetRequest, framed: FramedStream, peer: strin
       await framed.write({ type: 'ERROR', code: ERROR_CODES.busy, message: 'too many uploads, try later' }, timeout, ctx.signal)
       return
     }
-    const read = await ctx.holdings.readPiece(request.digest, request.index, request.pieceSize, peer)
+    const read = await ctx.holdings.readPiece(request.digest, request.index, request.pieceSize, peer, request.want)
     if ('deferred' in read) {
       await framed.write({ type: 'DEFER', digest: request.digest, index: request.index, suggest: read.deferred.toBase64() }, timeout, ctx.signal)
       return
@@ -145,7 +155,7 @@ async function answerGet (request: GetRequest, framed: FramedStream, peer: strin
     const header = {
       type: 'PIECE' as const,
       digest: request.digest,
-      index: request.index,
+      index: read.index,
       length: read.bytes.byteLength,
       ...(read.verified !== undefined ? { bitfield: read.verified.toBase64() } : {}),
       ...(read.suggest !== undefined ? { suggest: read.suggest.toBase64() } : {})

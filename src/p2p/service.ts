@@ -15,7 +15,7 @@ import type { ImagePullResult, PullImageOptions } from './image-pull.ts'
 import { createNode, parseTcpAddress, type EmergenceNode, type NodeInit } from './node.ts'
 import { PeerExchangeRouting } from './pex-routing.ts'
 import { Puller, type PullerInit } from './puller.ts'
-import { CombinedRouting, type Routing } from './routing.ts'
+import { FallbackRouting, type Routing } from './routing.ts'
 import type { TransferCounters } from './stats.ts'
 
 export interface P2PInit extends Omit<NodeInit, 'logger'> {
@@ -39,6 +39,9 @@ export class P2P {
   readonly puller: Puller
   private readonly store: Store
   private readonly logger: Logger
+  /** Piece lists computed for added blobs, one at a time. */
+  private listing: Promise<void> = Promise.resolve()
+  private stopping = false
 
   private constructor (node: EmergenceNode, init: P2PInit) {
     this.node = node
@@ -52,7 +55,7 @@ export class P2P {
     })
     this.dht = new DhtRouting({ contentRouting: node.contentRouting, peerId: node.peerId }, { ...init.dht, logger: this.logger })
     const pex = new PeerExchangeRouting({ getPeers: () => node.getPeers(), client: this.exchange.client, peerId: node.peerId, learn: entry => this.exchange.learnPeer(entry) })
-    this.routing = new CombinedRouting([pex, this.dht])
+    this.routing = new FallbackRouting(pex, this.dht)
     this.puller = new Puller({ store: init.store, exchange: this.exchange, routing: this.routing, node }, {
       ...init.puller,
       ...(init.trustedPeers !== undefined ? { trustedPeers: init.trustedPeers } : {}),
@@ -99,9 +102,15 @@ export class P2P {
     return count
   }
 
-  /** A blob entered the store by other means than a pull (import, build): announce it. */
+  /**
+   * A blob entered the store by other means than a pull (import, build): announce it, and compute its piece list
+   * now rather than when the first pullers ask for it and wait (hashing 1 GiB takes most of a second).
+   */
   blobAdded (digest: Digest): void {
     void this.routing.provide(digest).catch(err => { this.logger.debug(`announce of ${digest} failed: ${describeError(err)}`) })
+    this.listing = this.listing.then(async () => { if (!this.stopping) await this.exchange.holdings.pieceList(digest) }).catch(err => {
+      this.logger.debug(`piece list of ${digest} failed: ${describeError(err)}`)
+    })
   }
 
   /** A blob left the store (GC, delete): stop announcing it and drop its piece list sidecar. */
@@ -125,6 +134,8 @@ export class P2P {
   }
 
   async stop (): Promise<void> {
+    this.stopping = true
+    await this.listing
     this.dht.stop()
     await this.exchange.stop()
     await this.node.stop()

@@ -12,8 +12,8 @@ import type { Bitfield } from './bitfield.ts'
 import type { ExchangeClient } from './client.ts'
 import type { PexPeer } from './codec.ts'
 import { ProtocolViolationError } from './errors.ts'
+import { sleep } from './limits.ts'
 import type { Routing } from './routing.ts'
-
 
 export interface SwarmPeer {
   id: PeerId
@@ -50,12 +50,20 @@ export interface SwarmContext {
   rediscoverMs: number
   /** A peer that failed this many times is forgotten for the pull. */
   maxFailures: number
+  /** How long a partial holder is asked to hold a watching HAVE (a long poll for its new pieces). */
+  haveWaitMs: number
+  /** Partial holders watched at once; the others are asked HAVE now and then. */
+  maxWatched: number
 }
 
 export class Swarm {
   readonly peers = new Map<string, SwarmPeer>()
   private readonly ctx: SwarmContext
+  /** Aborted by the caller's signal or by close(): ends searches and watches when the pull is over. */
+  private readonly controller = new AbortController()
+  private readonly signal: AbortSignal
   private readonly probing = new Set<string>()
+  private readonly watching = new Set<string>()
   private readonly forgotten = new Set<string>()
   private discovering = false
   private lastDiscovery = 0
@@ -64,6 +72,24 @@ export class Swarm {
 
   constructor (ctx: SwarmContext) {
     this.ctx = ctx
+    this.signal = AbortSignal.any([ctx.signal, this.controller.signal])
+  }
+
+  /** Stops every search, probe and watch of this swarm (the pull is over). */
+  close (): void {
+    this.controller.abort(new Error('the pull is over'))
+  }
+
+  /** Resolves at the next change of a peer, or after `ms`. */
+  async waitForChange (ms: number, signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted()
+    await new Promise<void>(resolve => {
+      const done = (): void => { clearTimeout(timer); signal.removeEventListener('abort', done); resolve() }
+      const timer = setTimeout(done, ms)
+      signal.addEventListener('abort', done, { once: true })
+      this.waiters.push(done)
+    })
+    signal.throwIfAborted()
   }
 
   /** `fn` runs whenever a peer is added or changes. */
@@ -78,15 +104,15 @@ export class Swarm {
 
   /** Asks routing for providers unless a search ran within `rediscoverMs`. */
   discover (): void {
-    if (this.discovering || Date.now() - this.lastDiscovery < this.ctx.rediscoverMs || this.ctx.signal.aborted) return
+    if (this.discovering || Date.now() - this.lastDiscovery < this.ctx.rediscoverMs || this.signal.aborted) return
     this.discovering = true
     this.lastDiscovery = Date.now()
-    const signal = AbortSignal.any([this.ctx.signal, AbortSignal.timeout(30_000)])
+    const signal = AbortSignal.any([this.signal, AbortSignal.timeout(30_000)])
     void (async () => {
       try {
         for await (const peer of this.ctx.routing.findProviders(this.ctx.digest, { signal })) this.probe(peer)
       } catch (err) {
-        if (!this.ctx.signal.aborted) this.ctx.logger.debug(`provider search for ${this.ctx.digest} ended: ${describeError(err)}`)
+        if (!this.signal.aborted) this.ctx.logger.debug(`provider search for ${this.ctx.digest} ended: ${describeError(err)}`)
       } finally {
         this.discovering = false
         this.lastDiscovery = Date.now()
@@ -97,24 +123,56 @@ export class Swarm {
   /** Asks `peer` HAVE in the background and records the answer. */
   probe (peer: PeerId): void {
     const key = peer.toString()
-    if (peer.equals(this.ctx.self) || this.probing.has(key) || this.forgotten.has(key) || this.ctx.isBanned(key)) return
+    if (peer.equals(this.ctx.self) || this.probing.has(key) || this.watching.has(key) || this.forgotten.has(key) || this.ctx.isBanned(key)) return
     const known = this.peers.get(key)
-    // Complete holders are asked again less often: only for the peers they have seen since (peer exchange).
-    if (known !== undefined && Date.now() - known.lastPoll < (known.complete ? 5 : 1) * this.ctx.pollMs) return
+    // Holders we know are asked again only now and then: complete ones for the peers they have seen since (peer
+    // exchange), partial ones beyond those watched for their new pieces.
+    if (known !== undefined && Date.now() - known.lastPoll < 5 * this.ctx.pollMs) return
     this.probing.add(key)
     void this.ask(peer, key).finally(() => { this.probing.delete(key) })
   }
 
   /**
-   * Polls the given peers: partial holders at most every `pollMs` for their new pieces, complete ones every
-   * 5 `pollMs` for peers they have seen since. Peers busy with our requests need no poll: every PIECE answer of
-   * a partial holder carries its bitfield.
+   * Keeps track of the given peers: up to `maxWatched` partial holders are watched (a HAVE each holds until it
+   * verified another piece, so we learn of their pieces as they land, as BitTorrent's HAVE messages tell; a
+   * few sources keep a download busy, and watching every peer would cost each of N peers N watches). Other
+   * holders, complete or partial, are asked again every 5 `pollMs`; a peer we fetch from also tells us its
+   * pieces in every answer.
    */
   poll (keys: Iterable<string>): void {
-    for (const key of keys) {
+    for (const key of [...keys].sort(() => Math.random() - 0.5)) {
       const peer = this.peers.get(key)
-      if (peer !== undefined && this.usable(peer)) this.probe(peer.id)
+      if (peer === undefined || !this.usable(peer)) continue
+      if (!peer.complete && this.watching.size < this.ctx.maxWatched) this.watch(peer)
+      else this.probe(peer.id)
     }
+  }
+
+  /**
+   * Long-polls a partial holder for its new pieces until it completes, fails, leaves, or the pull is over;
+   * at most one HAVE every pollMs / 2, so that pieces landing in a burst are told in one answer.
+   */
+  private watch (peer: SwarmPeer): void {
+    if (this.watching.has(peer.key) || this.signal.aborted) return
+    this.watching.add(peer.key)
+    void (async () => {
+      try {
+        while (!this.signal.aborted) {
+          const current = this.peers.get(peer.key)
+          if (current === undefined || current.complete || current.have === undefined || !this.usable(current)) return
+          const started = Date.now()
+          const news = await this.ask(current.id, current.key, current.have)
+          const took = Date.now() - started
+          // A 1.0 peer answers at once: then this is a poll, every pollMs.
+          if (!news && took < this.ctx.haveWaitMs / 2) await sleep(this.ctx.pollMs, this.signal)
+          else if (took < this.ctx.pollMs / 2) await sleep(this.ctx.pollMs / 2 - took, this.signal)
+        }
+      } catch {
+        // Aborted: the pull is over.
+      } finally {
+        this.watching.delete(peer.key)
+      }
+    })()
   }
 
   /** A fresher bitfield of a partial holder (from a PIECE answer). */
@@ -184,19 +242,25 @@ export class Swarm {
     return [...this.peers.keys()]
   }
 
-  private async ask (peer: PeerId, key: string): Promise<void> {
+  /**
+   * Asks HAVE (holding it while the peer has nothing beyond `known`) and records the answer. True when the
+   * peer holds something new.
+   */
+  private async ask (peer: PeerId, key: string, known?: Bitfield): Promise<boolean> {
     try {
-      const answer = await this.ctx.client.have(peer, this.ctx.digest, { signal: this.ctx.signal })
+      const options = known !== undefined ? { signal: this.signal, known, waitMs: this.ctx.haveWaitMs } : { signal: this.signal }
+      const answer = await this.ctx.client.have(peer, this.ctx.digest, options)
       for (const entry of answer.peers) {
         const named = this.ctx.learn(entry)
         if (named !== undefined) this.probe(named)
       }
-      const known = this.peers.get(key)
+      const previous = this.peers.get(key)
       if (!answer.have) {
-        if (known !== undefined) { this.peers.delete(key); this.changed() }
-        return
+        if (previous !== undefined) { this.peers.delete(key); this.changed() }
+        return false
       }
-      const entry: SwarmPeer = known ?? { id: peer, key, complete: false, size: 0, pieceSize: 0, have: undefined, suggest: undefined, version: 0, failures: 0, droppedUntil: 0, lastPoll: 0 }
+      const entry: SwarmPeer = previous ?? { id: peer, key, complete: false, size: 0, pieceSize: 0, have: undefined, suggest: undefined, version: 0, failures: 0, droppedUntil: 0, lastPoll: 0 }
+      const news = answer.complete || (answer.verified?.count() ?? 0) > (entry.have?.count() ?? 0) || entry.complete !== answer.complete
       entry.complete = answer.complete
       entry.size = answer.size
       entry.pieceSize = answer.pieceSize
@@ -206,11 +270,14 @@ export class Swarm {
       entry.version++
       this.peers.set(key, entry)
       this.changed()
+      if (!entry.complete && this.watching.size < this.ctx.maxWatched) this.watch(entry)
+      return news
     } catch (err) {
-      if (this.ctx.signal.aborted) return
+      if (this.signal.aborted) return false
       if (err instanceof ProtocolViolationError) this.ctx.ban(key, err.message)
       else this.ctx.logger.debug(`HAVE ${this.ctx.digest} to ${key} failed: ${describeError(err)}`)
       if (this.peers.has(key)) this.drop(key, describeError(err))
+      return false
     }
   }
 

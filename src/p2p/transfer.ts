@@ -48,14 +48,19 @@ export class Transfer {
   private readonly init: TransferInit
   private readonly list: PieceList
   private readonly scheduler: PieceScheduler
-  private readonly tasks = new Map<string, AbortController>()
+  /** Requests in flight by `peer/index`; `exact` ones asked for that piece only (no `want`). */
+  private readonly tasks = new Map<string, { controller: AbortController, exact: boolean }>()
   private readonly seen = new Map<string, number>()
   private readonly excluded = new Set<string>()
+  /** Verified pieces being written (a duplicate from the endgame is dropped, not written twice). */
+  private readonly writing = new Set<number>()
   private fatal: { error: unknown } | undefined
   private wake: () => void = () => {}
   private provided = false
   private lastActive = Date.now()
   private lastSave = 0
+  /** How long a piece takes to arrive, on average of late (the endgame doubles only requests older than twice that). */
+  private pieceMs = 0
   private saving: Promise<void> = Promise.resolve()
 
   constructor (ctx: TransferContext, init: TransferInit) {
@@ -88,10 +93,12 @@ export class Transfer {
       outcome = await this.loop()
       return outcome
     } finally {
-      for (const controller of this.tasks.values()) controller.abort(new Error('transfer ended'))
+      for (const task of this.tasks.values()) task.controller.abort(new Error('transfer ended'))
       while (this.tasks.size > 0) await new Promise<void>(resolve => { this.wake = resolve })
       if (outcome !== 'complete') this.release()
-      await this.saveState(true)
+      // A complete blob is committed next: its data is flushed then, and its state file deleted.
+      if (outcome !== 'complete') await this.saveState(true)
+      else await this.saving
     }
   }
 
@@ -113,8 +120,8 @@ export class Transfer {
         }
         this.ctx.swarm.discover()
       }
-      // Idle partial holders for their new pieces; complete ones (at a slower rate) for the peers they have seen.
-      this.ctx.swarm.poll([...this.ctx.swarm.peers.values()].filter(p => p.complete || this.scheduler.inflightOf(p.key) === 0).map(p => p.key))
+      // Partial holders are watched for their new pieces; complete ones asked (at a slower rate) for peers they saw.
+      this.ctx.swarm.poll(this.ctx.swarm.peers.keys())
       await Promise.race([new Promise<void>(resolve => { this.wake = resolve }), sleep(this.ctx.cfg.pollMs)])
       if (this.fatal === undefined) this.maybeSave()
     }
@@ -154,16 +161,20 @@ export class Transfer {
   private removePeer (key: string): void {
     this.seen.delete(key)
     if (!this.scheduler.hasPeer(key)) return
-    for (const index of this.scheduler.removePeer(key)) this.tasks.get(`${key}/${index}`)?.abort(new Error('peer left'))
+    for (const index of this.scheduler.removePeer(key)) this.tasks.get(`${key}/${index}`)?.controller.abort(new Error('peer left'))
   }
 
   /**
-   * Fills free request slots, peers in random order so no holder is always asked first. While partial holders
-   * are there to trade with, complete holders are asked only for pieces no partial holder has and that they
-   * hint at (super-seeding); once nothing has been in flight for `patienceMs`, any piece will do.
+   * Fills free request slots, peers in random order so no holder is always asked first. The scheduler names a
+   * piece (rarest first); outside the endgame the request also offers the peer every other piece we lack that
+   * nobody is fetching (GET `want`), and the peer sends the one it sent least, or one it has when it lacks
+   * ours: a first holder thus sends each piece once before any twice, with no round trip lost. While partial
+   * holders are around to trade with, a complete holder is asked only for pieces no partial holder has and that
+   * it suggests (super-seeding); once nothing has been in flight for `patienceMs`, for anything.
    */
   private launch (): void {
-    const passes = this.scheduler.hasPartialPeers() ? [true, false] : [false]
+    const trading = this.scheduler.hasPartialPeers()
+    const passes = trading ? [true, false] : [false]
     for (const strict of passes) {
       if (!strict && passes.length > 1 && (this.tasks.size > 0 || Date.now() - this.lastActive < this.ctx.cfg.patienceMs)) return
       const keys = this.scheduler.peerKeys().sort(() => Math.random() - 0.5)
@@ -171,19 +182,19 @@ export class Transfer {
         const peer = this.ctx.swarm.peers.get(key)
         if (peer === undefined) continue
         while (this.tasks.size < this.ctx.cfg.maxInflight && this.scheduler.inflightOf(key) < this.ctx.cfg.requestsPerPeer) {
-          const index = this.scheduler.assign(key, { strict })
+          const index = this.scheduler.assign(key, { strict, endgameAfterMs: 2 * this.pieceMs, inOrder: !trading })
           if (index === undefined) break
-          this.start(peer, index)
+          this.start(peer, index, this.scheduler.soleFetcher(key, index) ? this.scheduler.want(key, index, { strict }) : undefined)
         }
       }
     }
   }
 
-  private start (peer: SwarmPeer, index: number): void {
+  private start (peer: SwarmPeer, index: number, want: Bitfield | undefined): void {
     const id = `${peer.key}/${index}`
     const controller = new AbortController()
-    this.tasks.set(id, controller)
-    this.fetch(peer, index, controller)
+    this.tasks.set(id, { controller, exact: want === undefined })
+    this.fetch(peer, index, want, controller)
       .catch(err => { this.fatal ??= { error: err } })
       .finally(() => {
         this.tasks.delete(id)
@@ -191,22 +202,35 @@ export class Transfer {
       })
   }
 
-  private async fetch (peer: SwarmPeer, index: number, controller: AbortController): Promise<void> {
+  private async fetch (peer: SwarmPeer, index: number, want: Bitfield | undefined, controller: AbortController): Promise<void> {
     const signal = AbortSignal.any([this.ctx.signal, controller.signal])
+    const started = performance.now()
     try {
       const piece = { digest: this.ctx.digest, size: this.list.size, pieceSize: this.list.pieceSize, index }
-      const { data, verified, suggest } = await this.ctx.exchange.client.getPiece(peer.id, piece, { signal })
+      const { index: got, data, verified, suggest } = await this.ctx.exchange.client.getPiece(peer.id, piece, { signal, ...(want !== undefined ? { want } : {}) })
       if (verified !== undefined) this.ctx.swarm.updateHave(peer.key, verified)
       else this.ctx.swarm.updateSuggest(peer.key, suggest)
-      if (this.verified.has(index)) return
-      if (!pieceMatches(this.list, index, data)) {
-        await this.blame(peer, index)
+      if (this.verified.has(got) || this.writing.has(got)) return
+      if (!pieceMatches(this.list, got, data)) {
+        await this.blame(peer, got)
         return
       }
-      await this.init.partial.writeAt(pieceRange(index, this.list.size, this.list.pieceSize).start, data.subarray())
-      if (this.verified.has(index)) return
-      this.verified.set(index)
-      for (const other of this.scheduler.complete(peer.key, index)) this.tasks.get(`${other}/${index}`)?.abort(new Error('piece arrived from another peer'))
+      // Written as the chunks came off the wire: joining them would copy every piece once more.
+      this.writing.add(got)
+      try {
+        await this.init.partial.writev(pieceRange(got, this.list.size, this.list.pieceSize).start, [...data])
+      } finally {
+        this.writing.delete(got)
+      }
+      this.verified.set(got)
+      const took = performance.now() - started
+      this.pieceMs = this.pieceMs === 0 ? took : 0.8 * this.pieceMs + 0.2 * took
+      this.ctx.exchange.holdings.pieceAdded(this.ctx.digest)
+      // Requests for this piece alone are moot; those that offered others may still bring one of those.
+      for (const other of this.scheduler.complete(peer.key, got)) {
+        const task = this.tasks.get(`${other}/${got}`)
+        if (task?.exact === true) task.controller.abort(new Error('piece arrived from another peer'))
+      }
       this.init.onPiece(peer.key, data.byteLength)
       this.announce()
     } catch (err) {

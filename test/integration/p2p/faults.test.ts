@@ -82,3 +82,23 @@ test('the lying list is caught by the digest when the liar is the only one asked
   assert.deepEqual(Buffer.from(await puller.store.blobs.readBytes(blob.digest)), blob.bytes)
   assert.match(puller.p2p.puller.bans.entries()[liar.node.peerId.toString()] ?? '', /piece list/)
 })
+
+test('a blob of one piece, checked against its digest alone: a peer serving it corrupt is banned', async t => {
+  const blob = randomBlob(20_000)
+  const [honest, puller] = await Promise.all([startPeer(t), startPeer(t)])
+  await putBlob(honest.store, blob.bytes)
+  const evil = await startEvilPeer(t, blob.bytes, blob.digest, PIECE, { lyingList: false })
+  await puller.p2p.dial(String(evil.node.getMultiaddrs()[0]))
+  // Only the liar at first; the honest holder is found once it is connected.
+  const pulling = puller.p2p.pullBlob({ digest: blob.digest, size: blob.bytes.byteLength }, { providers: [evil.node.peerId] })
+  for (let waited = 0; !puller.p2p.puller.bans.isBanned(evil.node.peerId.toString()); waited += 20) {
+    assert.ok(waited < 10_000, 'the liar was never caught')
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+  await connect(puller, honest)
+  const pulled = await pulling
+  assert.deepEqual(Buffer.from(await puller.store.blobs.readBytes(blob.digest)), blob.bytes)
+  assert.match(puller.p2p.puller.bans.entries()[evil.node.peerId.toString()] ?? '', /fails its digest/)
+  assert.ok(evil.served() > 0, 'the liar was asked')
+  assert.equal(pulled.fromPeers[evil.node.peerId.toString()], undefined)
+})

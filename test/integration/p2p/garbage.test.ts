@@ -2,15 +2,18 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { lpStream } from '@libp2p/utils'
 import { BLOB_PROTOCOL, decodeResponse } from '../../../src/p2p/index.ts'
-import { connect, randomBlob, startPeer } from './helpers.ts'
+import { connect, putBlob, randomBlob, startPeer } from './helpers.ts'
 
 test('the server answers garbage with one ERROR and closes the stream', async t => {
   const [server, client] = await Promise.all([startPeer(t), startPeer(t)])
   await connect(client, server)
+  const held = await putBlob(server.store, randomBlob(20 * 65536).bytes)
   const cases: Array<[Uint8Array, string]> = [
     [Buffer.from('not json at all'), 'BAD_REQUEST'],
     [Buffer.from(JSON.stringify({ type: 'FORMAT_DISK' })), 'UNKNOWN_MESSAGE'],
-    [Buffer.from(JSON.stringify({ type: 'GET', digest: 'sha256:../../etc/passwd', index: 0, pieceSize: 65536 })), 'BAD_REQUEST']
+    [Buffer.from(JSON.stringify({ type: 'GET', digest: 'sha256:../../etc/passwd', index: 0, pieceSize: 65536 })), 'BAD_REQUEST'],
+    // A `want` bitfield that cannot describe the blob's 20 pieces.
+    [Buffer.from(JSON.stringify({ type: 'GET', digest: held.digest, index: 0, pieceSize: 65536, want: 'gA==' })), 'BAD_REQUEST']
   ]
   for (const [frame, code] of cases) {
     const stream = await client.p2p.node.dialProtocol(server.p2p.peerId, BLOB_PROTOCOL)

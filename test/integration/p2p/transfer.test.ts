@@ -52,7 +52,8 @@ test('a partial holder answers HAVE with its verified pieces, serves them, and s
   const index = verified.indices().next().value as number
   const got = await asker.p2p.exchange.client.getPiece(downloader.p2p.peerId, { digest: blob.digest, size: blob.bytes.byteLength, pieceSize: PIECE, index })
   assert.deepEqual(Buffer.from(got.data.subarray()), blob.bytes.subarray(index * PIECE, (index + 1) * PIECE))
-  const missing = [...Array(verified.length).keys()].find(i => !verified.has(i)) as number
+  // The last piece missing: a lone downloader fetches in order, so the first one missing may land any moment.
+  const missing = [...Array(verified.length).keys()].reverse().find(i => !verified.has(i)) as number
   await assert.rejects(
     asker.p2p.exchange.client.getPiece(downloader.p2p.peerId, { digest: blob.digest, size: blob.bytes.byteLength, pieceSize: PIECE, index: missing }),
     { name: 'NotHaveError' }
@@ -76,4 +77,43 @@ test('a blob nobody has fails with NoProvidersError', async t => {
   const [a, puller] = await Promise.all([startPeer(t), startPeer(t, { puller: { noProvidersTimeoutMs: 500 } })])
   await connect(puller, a)
   await assert.rejects(puller.p2p.pullBlob({ digest: randomBlob(10).digest, size: 10 }), { name: 'NoProvidersError' })
+})
+
+test('a waiting HAVE is answered once the partial holder verifies a piece beyond what the asker knew', async t => {
+  const [seed, downloader, asker] = await Promise.all([startPeer(t, { uploadRate: 512 * 1024 }), startPeer(t), startPeer(t)])
+  const blob = randomBlob(2 * 1024 * 1024)
+  await putBlob(seed.store, blob.bytes)
+  await connect(downloader, seed)
+  await connect(asker, downloader)
+  const controller = new AbortController()
+  let firstPiece: () => void = () => {}
+  const gotOne = new Promise<void>(resolve => { firstPiece = resolve })
+  const pulling = downloader.p2p.pullBlob({ digest: blob.digest, size: blob.bytes.byteLength }, { signal: controller.signal, onPiece: () => { firstPiece() } }).catch(err => err)
+  await gotOne
+  const now = await asker.p2p.exchange.client.have(downloader.p2p.peerId, blob.digest)
+  const known = now.have && now.verified !== undefined ? now.verified : new Bitfield(0)
+  assert.ok(known.count() >= 1)
+  const later = await asker.p2p.exchange.client.have(downloader.p2p.peerId, blob.digest, { known, waitMs: 10_000 })
+  assert.ok(later.have)
+  const news = later.have && (later.complete || [...(later.verified?.indices() ?? [])].some(i => !known.has(i)))
+  assert.ok(news, 'the answer names a piece the asker did not know of')
+  controller.abort(new Error('test done'))
+  await pulling
+})
+
+test('offered other pieces, a complete holder sends the one it sent least', async t => {
+  const [seed, asker] = await Promise.all([startPeer(t), startPeer(t)])
+  const blob = randomBlob(4 * PIECE)
+  await putBlob(seed.store, blob.bytes)
+  await connect(asker, seed)
+  const want = Bitfield.full(4)
+  const piece = { digest: blob.digest, size: blob.bytes.byteLength, pieceSize: PIECE, index: 0 }
+  const first = await asker.p2p.exchange.client.getPiece(seed.p2p.peerId, piece, { want })
+  assert.equal(first.index, 0, 'nothing went out yet: the piece asked for')
+  const second = await asker.p2p.exchange.client.getPiece(seed.p2p.peerId, piece, { want })
+  assert.notEqual(second.index, 0, 'piece 0 went out already: another one')
+  assert.deepEqual(Buffer.from(second.data.subarray()), blob.bytes.subarray(second.index * PIECE, (second.index + 1) * PIECE))
+  // Asked for piece 0 alone (1.0), the holder defers it once (it went out, others did not), then sends it.
+  await assert.rejects(asker.p2p.exchange.client.getPiece(seed.p2p.peerId, piece), { name: 'PieceDeferredError' })
+  assert.equal((await asker.p2p.exchange.client.getPiece(seed.p2p.peerId, piece)).index, 0)
 })

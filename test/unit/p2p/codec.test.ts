@@ -12,7 +12,10 @@ test('every request survives encode and decode', () => {
     { type: 'HAVE', digest },
     { type: 'PIECES', digest },
     { type: 'GET', digest, index: 3, pieceSize: 1024 * 1024 },
-    { type: 'RESOLVE', ref: 'library/busybox:1.36' }
+    { type: 'RESOLVE', ref: 'library/busybox:1.36' },
+    // 1.1: a HAVE held until a new piece (long poll), a GET that takes one of several pieces.
+    { type: 'HAVE', digest, known: 'gA==', waitMs: 2000 },
+    { type: 'GET', digest, index: 3, pieceSize: 1024 * 1024, want: '8A==' }
   ]
   for (const request of requests) assert.deepEqual(decodeRequest(encodeMessage(request)), request)
 })
@@ -46,7 +49,9 @@ test('garbage is rejected with a typed error', () => {
     [{ type: 'HAVE', digest: `sha256:${'a'.repeat(64)}/../x` }, 'MalformedMessageError'],
     [{ type: 'GET', digest, index: -1, pieceSize: 65536 }, 'MalformedMessageError'],
     [{ type: 'GET', digest, index: 1.5, pieceSize: 65536 }, 'MalformedMessageError'],
-    [{ type: 'GET', digest, index: 1, pieceSize: 1e12 }, 'MalformedMessageError']
+    [{ type: 'GET', digest, index: 1, pieceSize: 1e12 }, 'MalformedMessageError'],
+    [{ type: 'GET', digest, index: 1, pieceSize: 65536, want: 'not base64!' }, 'MalformedMessageError'],
+    [{ type: 'HAVE', digest, known: 'gA==', waitMs: 3_600_000 }, 'MalformedMessageError']
   ]
   for (const [value, name] of cases) {
     assert.throws(() => decodeRequest(bytes(value)), { name }, JSON.stringify(value))

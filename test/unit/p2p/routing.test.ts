@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
-import { CombinedRouting, MemoryRoutingTable, digestToCid, merge } from '../../../src/p2p/routing.ts'
+import { CombinedRouting, FallbackRouting, MemoryRoutingTable, digestToCid, merge, type Routing } from '../../../src/p2p/routing.ts'
 import { DhtRouting } from '../../../src/p2p/dht-routing.ts'
 import { isTcpAddress, parseTcpAddress } from '../../../src/p2p/node.ts'
 import { digestOf } from '../../../src/oci/digest.ts'
@@ -51,6 +51,57 @@ test('combined routing yields each provider once, even when one source fails', a
   }
   const combined = new CombinedRouting([table.routingFor(b), failing])
   assert.deepEqual((await collect(combined.findProviders(digest))).map(String), [a.toString()])
+})
+
+/** A routing that answers `found` after `delayMs` and counts its searches. */
+function scripted (found: PeerId[], delayMs = 0): Routing & { searches: number } {
+  const routing = {
+    searches: 0,
+    provide: async () => {},
+    withdraw: async () => {},
+    findProviders: async function * (): AsyncIterable<PeerId> {
+      routing.searches++
+      await new Promise(resolve => setTimeout(resolve, delayMs))
+      yield * found
+    }
+  }
+  return routing
+}
+
+test('fallback routing asks the fallback only when the primary names nobody in time', async () => {
+  const [a, b, c] = await Promise.all([peer(), peer(), peer()])
+  const digest = digestOf('blob')
+  const quickDht = scripted([b])
+  const quick = new FallbackRouting(scripted([a]), quickDht, 200)
+  assert.deepEqual((await collect(quick.findProviders(digest))).map(String), [a.toString()])
+  assert.equal(quickDht.searches, 0, 'the connected peers answered: no DHT search')
+
+  const emptyDht = scripted([b])
+  const empty = new FallbackRouting(scripted([]), emptyDht, 200)
+  assert.deepEqual((await collect(empty.findProviders(digest))).map(String), [b.toString()])
+  assert.equal(emptyDht.searches, 1)
+
+  const slow = new FallbackRouting(scripted([a, c], 100), scripted([b, a]), 20)
+  assert.deepEqual((await collect(slow.findProviders(digest))).map(String).sort(), [a, b, c].map(String).sort(), 'late answers still count, each once')
+})
+
+test('the DHT routing does not repeat an announce that is running or recent', async () => {
+  let provides = 0
+  const contentRouting = {
+    provide: async () => { provides++; await new Promise(resolve => setTimeout(resolve, 20)) },
+    cancelReprovide: async () => {},
+    findProviders: async function * () {},
+    put: async () => {},
+    get: async () => new Uint8Array()
+  }
+  const routing = new DhtRouting({ contentRouting, peerId: await peer() })
+  const digest = digestOf('announced twice')
+  await Promise.all([routing.provide(digest), routing.provide(digest)])
+  await routing.provide(digest)
+  assert.equal(provides, 1)
+  await routing.withdraw(digest)
+  await routing.provide(digest)
+  assert.equal(provides, 2, 'announced again after a withdraw')
 })
 
 test('merge interleaves sources as their items arrive', async () => {

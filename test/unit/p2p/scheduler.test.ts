@@ -99,3 +99,32 @@ test('complete holders alone are never held back', () => {
   assert.equal(s.hasPartialPeers(), false)
   assert.notEqual(s.assign('b', { strict: true }), undefined)
 })
+
+test('a request offers every missing piece nobody is fetching; strict, none a partial holder has', () => {
+  const s = new PieceScheduler({ count: 5, done: field(5, [4]) })
+  s.setPeer('seed', 'all')
+  s.setPeer('peer', field(5, [3]))
+  const asked = s.assign('peer') as number
+  assert.equal(asked, 3)
+  assert.deepEqual([...s.want('seed', 0).indices()], [0, 1, 2], 'not the piece in flight, not the one we have')
+  assert.deepEqual([...s.want('seed', 0, { strict: true }).indices()], [0, 1, 2])
+  s.release('peer', 3)
+  assert.deepEqual([...s.want('seed', 0, { strict: true }).indices()], [0, 1, 2], 'piece 3 is left to the partial holder')
+  assert.deepEqual([...s.want('seed', 0).indices()], [0, 1, 2, 3])
+})
+
+test('the endgame doubles only requests older than the given age', () => {
+  const s = new PieceScheduler({ count: 1 })
+  s.setPeer('a', 'all')
+  s.setPeer('b', 'all')
+  assert.equal(s.assign('a', { now: 1000 }), 0)
+  assert.equal(s.assign('b', { endgameAfterMs: 500, now: 1200 }), undefined, 'the first request is young')
+  assert.equal(s.assign('b', { endgameAfterMs: 500, now: 1600 }), 0, 'now it is late: ask another peer too')
+  assert.equal(s.soleFetcher('a', 0), false)
+})
+
+test('with nobody to trade with, ties go to the lowest piece (in order)', () => {
+  const s = new PieceScheduler({ count: 6, random: () => 0 })
+  s.setPeer('seed', 'all')
+  assert.deepEqual([1, 2, 3].map(() => s.assign('seed', { inOrder: true })), [0, 1, 2])
+})

@@ -1,0 +1,71 @@
+/**
+ * A blob that fits in one piece (a manifest, a config, a small layer) is fetched whole, into memory: its one
+ * piece is checked against the digest itself (`impliedPieceList`), so there is no list to gather, no partial
+ * file, no piece state to save, and nothing to serve before it is complete. This takes the round trips and
+ * file syncs of a partial blob off the start of every image pull (the manifest is fetched before anything
+ * else can be). The blob is written with `store.blobs.write`, which checks the digest once more.
+ */
+import type { Digest } from '../oci/digest.ts'
+import type { Lease } from '../store/leases.ts'
+import type { Store } from '../store/store.ts'
+import { describeError } from '../util/errors.ts'
+import type { ExchangeClient } from './client.ts'
+import { ERROR_CODES } from './codec.ts'
+import {
+  NoProvidersError, NotHaveError, PeerErrorResponse, PeerTimeoutError, PeerUnreachableError, PieceDeferredError, ProtocolViolationError,
+  TruncatedResponseError
+} from './errors.ts'
+import { pieceMatches, type PieceList } from './piece-list.ts'
+import type { PullConfig } from './pull-state.ts'
+import type { Swarm } from './swarm.ts'
+
+export interface WholePullContext {
+  digest: Digest
+  swarm: Swarm
+  client: Pick<ExchangeClient, 'getPiece'>
+  store: Store
+  cfg: PullConfig
+  signal: AbortSignal
+  ban: (peer: string, reason: string) => void
+}
+
+/** Fetches the blob from one holder after another until one serves it right; returns that holder. */
+export async function pullWhole (ctx: WholePullContext, list: PieceList, lease: Lease | undefined): Promise<string> {
+  const { swarm, digest, signal } = ctx
+  const piece = { digest, size: list.size, pieceSize: list.pieceSize, index: 0 }
+  let lastHeard = Date.now()
+  while (true) {
+    signal.throwIfAborted()
+    const holders = [...swarm.peers.values()].filter(p => swarm.usable(p) && p.size === list.size &&
+      (p.complete || (p.pieceSize === list.pieceSize && p.have?.has(0) === true)))
+    const peer = holders[Math.floor(Math.random() * holders.length)]
+    if (peer === undefined) {
+      if (Date.now() - lastHeard > ctx.cfg.noProvidersTimeoutMs) throw new NoProvidersError(digest, `no peer could provide it for ${ctx.cfg.noProvidersTimeoutMs} ms`)
+      swarm.discover()
+      await swarm.waitForChange(ctx.cfg.pollMs, signal)
+      continue
+    }
+    lastHeard = Date.now()
+    try {
+      const { data } = await ctx.client.getPiece(peer.id, piece, { signal })
+      if (!pieceMatches(list, 0, data)) {
+        ctx.ban(peer.key, 'served a blob that fails its digest')
+        continue
+      }
+      await ctx.store.blobs.write(digest, [...data], { size: list.size, ...(lease !== undefined ? { lease } : {}) })
+      return peer.key
+    } catch (err) {
+      signal.throwIfAborted()
+      if (err instanceof ProtocolViolationError) {
+        ctx.ban(peer.key, err.message)
+      } else if (err instanceof PeerErrorResponse && err.remoteCode === ERROR_CODES.busy) {
+        swarm.pause(peer.key, 250)
+      } else if (err instanceof NotHaveError || err instanceof PieceDeferredError || err instanceof PeerErrorResponse ||
+        err instanceof PeerTimeoutError || err instanceof TruncatedResponseError || err instanceof PeerUnreachableError) {
+        swarm.drop(peer.key, describeError(err))
+      } else {
+        throw err
+      }
+    }
+  }
+}
