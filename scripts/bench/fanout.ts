@@ -63,7 +63,17 @@ function keepLog (node: ClusterNode, logs: string | undefined, name: string): vo
   node.process.once('exit', () => { out.end() })
 }
 
-interface FanoutResult { wall: number, each: number[], cliStart: number, seedUpload: number, imageBytes: number, daemonCpu: number[], moved: number }
+interface FanoutResult {
+  wall: number
+  each: number[]
+  cliStart: number
+  seedUpload: number
+  imageBytes: number
+  daemonCpu: number[]
+  moved: number
+  /** Peers each node was connected to when the pulls started. */
+  peersAtStart: number[]
+}
 
 /** User + system CPU seconds a process has used so far (Linux /proc). */
 async function cpuSeconds (pid: number | undefined): Promise<number> {
@@ -87,10 +97,14 @@ async function emergenceFanout (n: number, mb: number, work: string, logs: strin
     })))
     nodes.push(...receivers)
     receivers.forEach((node, k) => { keepLog(node, logs, `h${k + 2}`) })
-    // Let every receiver meet the others (bootstrap + DHT) before the clock starts, as in a running cluster.
+    // Let every receiver meet the others (bootstrap + DHT) and finish starting before the clock starts, as in a
+    // running cluster: at least 3 s, then until the daemons are nearly idle (starting 17 of them on 2 cores takes
+    // longer than that, and a pull timed against their start-up measures the start-up).
     await new Promise(resolve => setTimeout(resolve, 3000))
+    await settle(nodes)
     // What starting the CLI costs (Node, type stripping, the control socket round trip), part of every pull.
     const cliStart = await seconds(async () => await receivers[0]?.cli(['node', 'status']))
+    const peersAtStart = await Promise.all(nodes.map(async node => (JSON.parse((await node.cli(['node', 'status'], { json: true })).stdout) as { peers: number }).peers))
     const cpuBefore = await Promise.all(nodes.map(async n => await cpuSeconds(n.process.pid)))
     const start = performance.now()
     const each: number[] = []
@@ -105,9 +119,19 @@ async function emergenceFanout (n: number, mb: number, work: string, logs: strin
     const served = await Promise.all(nodes.map(async n => (JSON.parse((await n.cli(['node', 'status'], { json: true })).stdout) as { servedBytes: number }).servedBytes))
     const status = { servedBytes: served[0] ?? 0 }
     const moved = served.reduce((a, b) => a + b, 0)
-    return { wall, each: each.sort((a, b) => a - b), cliStart, seedUpload: status.servedBytes, imageBytes, daemonCpu, moved }
+    return { wall, each: each.sort((a, b) => a - b), cliStart, seedUpload: status.servedBytes, imageBytes, daemonCpu, moved, peersAtStart }
   } finally {
     await stopAll(nodes)
+  }
+}
+
+/** Waits (up to a minute) until the daemons together use less than a tenth of a core. */
+async function settle (nodes: ClusterNode[]): Promise<void> {
+  const total = async (): Promise<number> => (await Promise.all(nodes.map(async n => await cpuSeconds(n.process.pid)))).reduce((a, b) => a + b, 0)
+  for (let waited = 0; waited < 60; waited++) {
+    const before = await total()
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    if (await total() - before < 0.1) return
   }
 }
 
@@ -148,7 +172,8 @@ async function main (): Promise<void> {
     console.log(`\nemergence: each pull finished after ${ours.each.map(s => s.toFixed(1)).join(', ')} s (median ${median.toFixed(1)} s); ` +
       `starting the CLI (\`emergence node status\`) takes ${ours.cliStart.toFixed(2)} s of each; ` +
       `daemons' CPU during the pulls: ${ours.daemonCpu.map(s => s.toFixed(1)).join(', ')} s (first holder first); ` +
-      `bytes served in all: ${(ours.moved / (n * ours.imageBytes)).toFixed(2)}x what the ${n} pulls needed; load average ${loadavg()[0]?.toFixed(2)}`)
+      `bytes served in all: ${(ours.moved / (n * ours.imageBytes)).toFixed(2)}x what the ${n} pulls needed; ` +
+      `peers connected at the start: ${ours.peersAtStart.join(', ')}; load average ${loadavg()[0]?.toFixed(2)}`)
   } finally {
     sh('hosts_down')
     await rm(work, { recursive: true, force: true })

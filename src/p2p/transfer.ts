@@ -11,11 +11,8 @@ import type { PartialBlob } from '../store/partial.ts'
 import { describeError } from '../util/errors.ts'
 import { Bitfield } from './bitfield.ts'
 import type { PullComponents } from './blob-pull.ts'
-import { ERROR_CODES } from './codec.ts'
-import {
-  InvalidPieceListError, NoProvidersError, NotHaveError, PeerErrorResponse, PeerTimeoutError, PeerUnreachableError, PieceDeferredError,
-  ProtocolViolationError, TruncatedResponseError
-} from './errors.ts'
+import { InvalidPieceListError, NoProvidersError, ProtocolViolationError } from './errors.ts'
+import { penalise } from './failures.ts'
 import type { ListBook } from './list-book.ts'
 import { sleep } from './limits.ts'
 import { pieceMatches, type PieceList } from './piece-list.ts'
@@ -235,7 +232,7 @@ export class Transfer {
       this.announce()
     } catch (err) {
       if (this.ctx.signal.aborted || controller.signal.aborted) return
-      this.penalise(peer, index, err)
+      penalise({ swarm: this.ctx.swarm, ban: this.init.ban, exclude: key => this.excluded.add(key) }, peer, index, err)
     } finally {
       this.scheduler.release(peer.key, index)
     }
@@ -262,32 +259,6 @@ export class Transfer {
     } else {
       this.ctx.logger.info(`peer ${peer.key} disagrees with the piece list of ${this.ctx.digest}; leaving it out of this list's transfer`)
       this.excluded.add(peer.key)
-    }
-  }
-
-  /** What a failed request says about the peer. Local failures (disk) are rethrown and end the pull. */
-  private penalise (peer: SwarmPeer, index: number, err: unknown): void {
-    const { swarm } = this.ctx
-    if (err instanceof PieceDeferredError) {
-      this.ctx.swarm.updateSuggest(peer.key, err.suggest instanceof Bitfield ? err.suggest : undefined)
-    } else if (err instanceof NotHaveError) {
-      if (peer.complete || peer.have === undefined) {
-        swarm.drop(peer.key, `lacks piece ${index}`)
-      } else {
-        const have = peer.have.clone()
-        have.clear(index)
-        swarm.updateHave(peer.key, have)
-      }
-    } else if (err instanceof PeerErrorResponse) {
-      if (err.remoteCode === ERROR_CODES.busy) swarm.pause(peer.key, 250)
-      else if (err.remoteCode === ERROR_CODES.pieceSize) this.excluded.add(peer.key)
-      else swarm.drop(peer.key, err.message)
-    } else if (err instanceof ProtocolViolationError || err instanceof InvalidPieceListError) {
-      this.init.ban(peer.key, err.message)
-    } else if (err instanceof PeerTimeoutError || err instanceof TruncatedResponseError || err instanceof PeerUnreachableError) {
-      swarm.drop(peer.key, err.message)
-    } else {
-      throw err
     }
   }
 

@@ -8,13 +8,9 @@
 import type { Digest } from '../oci/digest.ts'
 import type { Lease } from '../store/leases.ts'
 import type { Store } from '../store/store.ts'
-import { describeError } from '../util/errors.ts'
 import type { ExchangeClient } from './client.ts'
-import { ERROR_CODES } from './codec.ts'
-import {
-  NoProvidersError, NotHaveError, PeerErrorResponse, PeerTimeoutError, PeerUnreachableError, PieceDeferredError, ProtocolViolationError,
-  TruncatedResponseError
-} from './errors.ts'
+import { NoProvidersError } from './errors.ts'
+import { penalise } from './failures.ts'
 import { pieceMatches, type PieceList } from './piece-list.ts'
 import type { PullConfig } from './pull-state.ts'
 import type { Swarm } from './swarm.ts'
@@ -56,16 +52,7 @@ export async function pullWhole (ctx: WholePullContext, list: PieceList, lease: 
       return peer.key
     } catch (err) {
       signal.throwIfAborted()
-      if (err instanceof ProtocolViolationError) {
-        ctx.ban(peer.key, err.message)
-      } else if (err instanceof PeerErrorResponse && err.remoteCode === ERROR_CODES.busy) {
-        swarm.pause(peer.key, 250)
-      } else if (err instanceof NotHaveError || err instanceof PieceDeferredError || err instanceof PeerErrorResponse ||
-        err instanceof PeerTimeoutError || err instanceof TruncatedResponseError || err instanceof PeerUnreachableError) {
-        swarm.drop(peer.key, describeError(err))
-      } else {
-        throw err
-      }
+      penalise({ swarm, ban: ctx.ban, exclude: key => { swarm.drop(key, 'cuts the blob at another piece size') } }, peer, 0, err)
     }
   }
 }

@@ -73,6 +73,11 @@ export class PartialBlob {
     return this.state.pieces
   }
 
+  /** Bytes from offset 0 already in the running hash: the commit reads only the rest back. */
+  get prefixHashed (): number {
+    return this.hash !== undefined ? this.hashed : 0
+  }
+
   /** Writes bytes at an offset; they count for nothing until the caller records them in the state. */
   async writeAt (offset: number, data: Uint8Array): Promise<void> {
     await this.writev(offset, [data])

@@ -131,3 +131,43 @@ test('a committed partial is leased before it becomes visible', async (t) => {
   await lease.release()
   assert.deepEqual((await store.gc({ graceMs: 0 })).removed.map(r => r.digest), [DIGEST])
 })
+
+test('pieces written in order are hashed as they come, so the commit reads nothing back', async (t) => {
+  const store = await tempStore(t)
+  const partial = await store.openPartial(DIGEST, DATA.byteLength)
+  for (const i of [0, 1, 2]) await partial.writeAt(i * PIECE, piece(i))
+  assert.equal(partial.prefixHashed, 3 * PIECE)
+  // A piece as it came off the wire, in uneven chunks.
+  const last = piece(3)
+  await partial.writev(3 * PIECE, [last.subarray(0, 1000), last.subarray(1000, 1000), last.subarray(1000)])
+  assert.equal(partial.prefixHashed, DATA.byteLength)
+  await partial.commit()
+  assert.deepEqual(await store.blobs.readBytes(DIGEST), DATA)
+})
+
+test('pieces out of order are read back into the hash when the gap before them closes', async (t) => {
+  const store = await tempStore(t)
+  const partial = await store.openPartial(DIGEST, DATA.byteLength)
+  for (const i of [3, 1]) await partial.writeAt(i * PIECE, piece(i))
+  assert.equal(partial.prefixHashed, 0)
+  await partial.writeAt(0, piece(0))
+  await partial.writeAt(2 * PIECE, piece(2))
+  const info = await partial.commit()
+  assert.deepEqual(info, { digest: DIGEST, size: DATA.byteLength })
+  assert.deepEqual(await store.blobs.readBytes(DIGEST), DATA)
+})
+
+test('rewriting hashed bytes voids the running hash: the commit checks the file as it is', async (t) => {
+  const store = await tempStore(t)
+  const bad = await store.openPartial(DIGEST, DATA.byteLength)
+  for (const i of [0, 1, 2, 3]) await bad.writeAt(i * PIECE, piece(i))
+  await bad.writeAt(PIECE, patternChunk(99, PIECE))
+  assert.equal(bad.prefixHashed, 0)
+  await assert.rejects(bad.commit(), { name: 'DigestMismatchError' })
+
+  const good = await store.openPartial(DIGEST, DATA.byteLength)
+  await good.writeAt(PIECE, patternChunk(99, PIECE))
+  for (const i of [0, 1, 2, 3]) await good.writeAt(i * PIECE, piece(i))
+  await good.commit()
+  assert.deepEqual(await store.blobs.readBytes(DIGEST), DATA)
+})
