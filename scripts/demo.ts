@@ -57,7 +57,7 @@ in drv "emergence-demo-hello" ''
   /bin/chmod 555 $out/bin/hello
 '' { inherit bb; }
 `)
-  const out = run('nix-build', [expression, '-o', join(work, 'result'), '--option', 'substituters', ''], { env: nixEnv() })
+  const out = run('nix-build', [expression, '-o', join(work, 'result'), '--option', 'substituters', '', '--option', 'sandbox', 'false'], { env: nixEnv() })
   return out.trim().split('\n').at(-1) ?? ''
 }
 

@@ -20,6 +20,28 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Nix: Debian's nix-bin runs single-user as root, but Nix defaults `build-users-group` to `nixbld`, a group that
+# nothing creates, so every build fails. Root builds need no build users: set the option empty in /etc/nix/nix.conf,
+# adding one line to a file the user already has rather than replacing it, and only when nothing sets it yet.
+configure_nix() {
+  local conf=/etc/nix/nix.conf
+  command -v nix-build >/dev/null || return 0
+  [ "$(id -u)" -eq 0 ] || return 0
+  if [ -f "$conf" ] && grep -Eq '^[[:space:]]*build-users-group[[:space:]]*=' "$conf"; then
+    local group
+    group=$(sed -nE 's/^[[:space:]]*build-users-group[[:space:]]*=[[:space:]]*([^[:space:]#]*).*/\1/p' "$conf" | tail -1)
+    if [ -n "$group" ] && ! getent group "$group" >/dev/null; then
+      echo "setup: $conf sets build-users-group = $group, but that group does not exist; create it with its build users, or set 'build-users-group =' for single-user root builds" >&2
+      exit 1
+    fi
+    return 0
+  fi
+  mkdir -p "$(dirname "$conf")"
+  printf '# Added by Emergence scripts/setup.sh: single-user Nix as root needs no build-users group.\nbuild-users-group =\n' >> "$conf"
+  echo "setup: wrote 'build-users-group =' to $conf (single-user Nix as root)"
+}
+configure_nix
+
 if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi

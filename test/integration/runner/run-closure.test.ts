@@ -40,7 +40,7 @@ describe('runClosure with nix and runc', () => {
     await writeFile(join(dir, 'closure.nix'), EXPRESSION)
     // Out-links in the temp dir are GC roots for the duration of the test; no substituters: build locally.
     const build = async (attr: string): Promise<string> =>
-      (await run('nix-build', [join(dir, 'closure.nix'), '-A', attr, '-o', join(dir, attr), '--option', 'substituters', ''])).trim()
+      (await run('nix-build', [join(dir, 'closure.nix'), '-A', attr, '-o', join(dir, attr), '--option', 'substituters', '', '--option', 'sandbox', 'false'])).trim()
     hello = await build('hello')
     outsider = await build('outsider')
     closure = (await run('nix-store', ['-qR', hello])).trim().split('\n')
@@ -67,7 +67,7 @@ describe('runClosure with nix and runc', () => {
   })
 
   it('recreates a store path that is a symlink instead of following it to the host', async () => {
-    const escape = (await run('nix-build', [join(dir, 'closure.nix'), '-A', 'escape', '-o', join(dir, 'escape'), '--option', 'substituters', ''])).trim()
+    const escape = (await run('nix-build', [join(dir, 'closure.nix'), '-A', 'escape', '-o', join(dir, 'escape'), '--option', 'substituters', '', '--option', 'sandbox', 'false'])).trim()
     const bb = closure.find(p => p !== hello) ?? ''
     const stdout = new PassThrough()
     const chunks: Buffer[] = []
