@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Emergence and its tests need on Debian 12: the tools from Debian (as root, only what is
-# missing) and the npm packages from package-lock.json (which bring Node 24 for every npm script).
+# missing), the Nix setting single-user root builds need, the npm packages from package-lock.json (which bring
+# Node 24 for bin/emergence and every npm script), and the compiled CLI in dist/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,3 +46,7 @@ configure_nix
 if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+
+# The CLI runs compiled JavaScript (dist/); npm start and npm test build again, incrementally.
+npm run build --silent
+echo "setup: built dist/ (bin/emergence is ready)"

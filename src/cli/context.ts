@@ -1,7 +1,10 @@
-/** What every command needs: resolved global options, the output, and the store opened on demand. */
+/**
+ * What every command needs: resolved global options, the output, and the store opened on demand (loaded only then,
+ * so that commands which never open the store start faster).
+ */
 import type { Command } from 'commander'
 import { defaultDataDir, storeRoot } from '../store/paths.ts'
-import { Store } from '../store/store.ts'
+import type { Store } from '../store/store.ts'
 import { createOutput, type Output } from './output.ts'
 
 export interface CliContext {
@@ -19,6 +22,9 @@ export function contextOf (command: Command): CliContext {
   return {
     dataDir,
     output: createOutput(options.json === true),
-    openStore: async () => await Store.open(storeRoot(dataDir))
+    openStore: async () => {
+      const { Store } = await import('../store/store.ts')
+      return await Store.open(storeRoot(dataDir))
+    }
   }
 }

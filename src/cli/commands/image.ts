@@ -1,10 +1,8 @@
 /** `emergence image ...`: import, list, inspect, export, remove and pin images in the local store. */
 import type { Command } from 'commander'
 import type { Digest } from '../../oci/digest.ts'
-import { walkImage } from '../../oci/walk.ts'
 import type { Store } from '../../store/store.ts'
-import { importArchive, importLayout, splitLayoutArgument, exportImage, type ImportedImage } from '../../image/index.ts'
-import { describeImage, listImages } from '../../image/describe.ts'
+import type { ImportedImage } from '../../image/index.ts'
 import { RefNotFoundError } from '../../store/errors.ts'
 import { contextOf } from '../context.ts'
 import { formatBytes, table } from '../output.ts'
@@ -12,6 +10,7 @@ import { notifyDaemon } from './node.ts'
 
 /** Every blob of the given images, for announcing them. */
 async function blobsOf (store: Store, roots: Digest[]): Promise<Digest[]> {
+  const { walkImage } = await import('../../oci/walk.ts')
   const all = new Set<Digest>()
   for (const root of roots) {
     const { descriptor } = await store.resolve(root)
@@ -35,6 +34,7 @@ export function registerImageCommands (program: Command): void {
     .option('--ref <ref>', 'the image to take from an archive (its ref name or RepoTag)')
     .action(async (source: string, options: { archive?: boolean, name?: string, ref?: string }, command: Command) => {
       const ctx = contextOf(command)
+      const { importArchive, importLayout, splitLayoutArgument } = await import('../../image/index.ts')
       const store = await ctx.openStore()
       const common = {
         ...(options.name !== undefined ? { as: options.name } : {}),
@@ -57,6 +57,7 @@ export function registerImageCommands (program: Command): void {
     .description('list the images in the store')
     .action(async (_options: unknown, command: Command) => {
       const ctx = contextOf(command)
+      const { listImages } = await import('../../image/describe.ts')
       const images = await listImages(await ctx.openStore())
       ctx.output.result(images, () => images.length === 0
         ? 'no images'
@@ -68,6 +69,7 @@ export function registerImageCommands (program: Command): void {
     .argument('<ref>', 'name:tag, name@digest or a digest')
     .action(async (ref: string, _options: unknown, command: Command) => {
       const ctx = contextOf(command)
+      const { describeImage } = await import('../../image/describe.ts')
       const info = await describeImage(await ctx.openStore(), ref)
       ctx.output.result(info, () => JSON.stringify(info, null, 2))
     })
@@ -79,6 +81,7 @@ export function registerImageCommands (program: Command): void {
     .option('--as <refname>', 'the ref name in the target layout (default: name:tag)')
     .action(async (ref: string, dir: string, options: { as?: string }, command: Command) => {
       const ctx = contextOf(command)
+      const { exportImage } = await import('../../image/index.ts')
       const result = await exportImage(await ctx.openStore(), ref, dir, options.as !== undefined ? { as: options.as } : {})
       ctx.output.result(result, () => `exported ${ref} to ${dir} as ${result.ref} (${result.blobs} blobs, ${formatBytes(result.bytes)} copied)`)
     })

@@ -5,18 +5,14 @@
  */
 import { readlink, realpath } from 'node:fs/promises'
 import type { Command } from 'commander'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { join } from 'node:path'
-import { loadConfig } from '../../daemon/config.ts'
 import { controlRequest } from '../../daemon/control-client.ts'
-import { socketPath } from '../../daemon/daemon.ts'
+import { socketPath } from '../../daemon/socket-path.ts'
 import { DaemonNotRunningError } from '../../daemon/errors.ts'
-import {
-  LocalNix, StorePathError, formatPublicKey, isStorePath, listNixRefs, loadOrCreateNodeKey, parseClosureRecord, parsePathRecord,
-  sharePaths, type NixPullProgress, type NixPullResult, type ShareProgress, type ShareResult
-} from '../../nix/index.ts'
-import { loadOrCreateIdentity } from '../../p2p/identity.ts'
-import { createLogger } from '../../util/logger.ts'
+import { StorePathError } from '../../nix/errors.ts'
+import type { NixPullProgress, NixPullResult, ShareProgress, ShareResult } from '../../nix/index.ts'
+import type { SecretKey } from '../../nix/signing.ts'
+import { isStorePath } from '../../nix/store-path.ts'
 import { contextOf, type CliContext } from '../context.ts'
 import { formatBytes, table } from '../output.ts'
 
@@ -47,11 +43,22 @@ export function pullLine (p: NixPullProgress): string {
   return `${p.root}: ${p.phase} paths ${p.pathsDone}/${p.pathsTotal} ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)} (${pct}%) ${formatBytes(p.rate)}/s from ${p.peers} peer(s)`
 }
 
+/** The node's Nix signing key, named after its peer id (made on first use). */
+async function nodeSigningKey (dataDir: string): Promise<SecretKey> {
+  const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
+  const { loadOrCreateIdentity } = await import('../../p2p/identity.ts')
+  const { loadOrCreateNodeKey } = await import('../../nix/index.ts')
+  const identity = await loadOrCreateIdentity(join(dataDir, 'p2p'))
+  return await loadOrCreateNodeKey(join(dataDir, 'nix'), `emergence-${peerIdFromPrivateKey(identity).toString()}-1`)
+}
+
 /** Shares on the store directly when no node runs (the node announces everything at its next start). */
 async function shareOffline (ctx: CliContext, paths: string[]): Promise<ShareResult & { announced: false }> {
+  const { loadConfig } = await import('../../daemon/config.ts')
+  const { LocalNix, sharePaths } = await import('../../nix/index.ts')
+  const { createLogger } = await import('../../util/logger.ts')
   const config = await loadConfig(ctx.dataDir)
-  const identity = await loadOrCreateIdentity(join(ctx.dataDir, 'p2p'))
-  const signingKey = await loadOrCreateNodeKey(join(ctx.dataDir, 'nix'), `emergence-${peerIdFromPrivateKey(identity).toString()}-1`)
+  const signingKey = await nodeSigningKey(ctx.dataDir)
   const nix = new LocalNix(config.nixStore !== undefined ? { storeRoot: config.nixStore } : {})
   const store = await ctx.openStore()
   const result = await sharePaths({ store, nix, signingKey, trustedKeys: [], logger: createLogger('nix') }, paths, { onProgress: p => { ctx.output.progress(shareLine(p)) } })
@@ -107,6 +114,7 @@ export function registerNixCommands (program: Command): void {
     .description('list the Nix paths and closures this node shares')
     .action(async (_options: unknown, command: Command) => {
       const ctx = contextOf(command)
+      const { listNixRefs, parseClosureRecord, parsePathRecord } = await import('../../nix/index.ts')
       const store = await ctx.openStore()
       const rows: Array<{ path: string, kind: string, narSize: number, ref: string }> = []
       for (const entry of await listNixRefs(store)) {
@@ -128,8 +136,8 @@ export function registerNixCommands (program: Command): void {
     .description('print the node\'s Nix public key (for trusted-public-keys and other nodes\' nixTrustedKeys)')
     .action(async (_options: unknown, command: Command) => {
       const ctx = contextOf(command)
-      const identity = await loadOrCreateIdentity(join(ctx.dataDir, 'p2p'))
-      const key = await loadOrCreateNodeKey(join(ctx.dataDir, 'nix'), `emergence-${peerIdFromPrivateKey(identity).toString()}-1`)
+      const { formatPublicKey } = await import('../../nix/index.ts')
+      const key = await nodeSigningKey(ctx.dataDir)
       const publicKey = formatPublicKey(key.publicKey)
       ctx.output.result({ publicKey }, () => publicKey)
     })

@@ -1,9 +1,11 @@
 /** `emergence node start|status|stop`, `emergence peers`, `emergence pull`: the node daemon and the network. */
 import type { Command } from 'commander'
-import { loadConfig, type ConfigOverrides } from '../../daemon/config.ts'
-import { Daemon, socketPath, type NodeStatus } from '../../daemon/daemon.ts'
+import type { ConfigOverrides } from '../../daemon/config.ts'
+import type { NodeStatus } from '../../daemon/daemon.ts'
 import { controlRequest } from '../../daemon/control-client.ts'
-import { parseRate } from '../../daemon/config.ts'
+import { socketPath } from '../../daemon/socket-path.ts'
+import { notifyReady, startDetached, waitForExit } from '../detach.ts'
+import { parseSeconds } from '../options.ts'
 import type { PullProgress } from '../../p2p/progress.ts'
 import { contextOf, type CliContext } from '../context.ts'
 import { formatBytes, table } from '../output.ts'
@@ -19,6 +21,8 @@ interface StartOptions {
   trusted?: string[]
   mdns?: boolean
   config?: string
+  detach?: boolean
+  timeout: number
   uploadLimit?: string
   downloadLimit?: string
   nixStore?: string
@@ -26,13 +30,13 @@ interface StartOptions {
   nixTrustedKey?: string[]
 }
 
-function overrides (options: StartOptions): ConfigOverrides {
+function overrides (options: StartOptions, parseRate: (value: string) => number): ConfigOverrides {
   return {
     ...(options.listen !== undefined ? { listen: options.listen } : {}),
     ...(options.bootstrap !== undefined ? { bootstrap: options.bootstrap } : {}),
     ...(options.allow !== undefined ? { allowList: options.allow } : {}),
     ...(options.trusted !== undefined ? { trustedPeers: options.trusted } : {}),
-    ...(options.mdns === false ? { mdns: false } : {}),
+    ...(options.mdns !== undefined ? { mdns: options.mdns } : {}),
     ...(options.uploadLimit !== undefined ? { uploadLimit: parseRate(options.uploadLimit) } : {}),
     ...(options.downloadLimit !== undefined ? { downloadLimit: parseRate(options.downloadLimit) } : {}),
     ...(options.nixStore !== undefined ? { nixStore: options.nixStore } : {}),
@@ -65,7 +69,8 @@ export function registerNodeCommands (program: Command): void {
     .option('--listen <multiaddrs>', 'listen addresses, comma-separated (default /ip4/0.0.0.0/tcp/7701)', splitList)
     .option('--bootstrap <multiaddrs>', 'peers to connect to, /ip4/.../tcp/.../p2p/<id>, comma-separated', splitList)
     .option('--allow <peer-ids>', 'only these peers may connect (allow-list), comma-separated', splitList)
-    .option('--trusted <peer-ids>', 'peers trusted to resolve name:tag (default: every allowed peer)', splitList)
+    .option('--trusted <peer-ids>', 'peers trusted to resolve name:tag (default: the allow-listed peers; without an allow-list, nobody)', splitList)
+    .option('--mdns', 'discover peers on the LAN with mDNS (default: off)')
     .option('--no-mdns', 'do not discover peers on the LAN')
     .option('--upload-limit <rate>', 'upload limit in bytes/s, e.g. 50M')
     .option('--download-limit <rate>', 'download limit in bytes/s, e.g. 50M')
@@ -73,16 +78,30 @@ export function registerNodeCommands (program: Command): void {
     .option('--nix-cache <host:port>', 'Nix binary cache endpoint, or off (default 127.0.0.1:7702)')
     .option('--nix-trusted-key <keys>', 'Nix public keys (name:base64) one of which must sign every pulled path, comma-separated', splitList)
     .option('--config <file>', 'YAML config file (default: <data-dir>/config.yaml)')
+    .option('-d, --detach', 'run in the background (output in <data-dir>/node.log); returns once the node answers')
+    .option('--timeout <seconds>', 'with --detach: how long to wait for the node to answer', parseSeconds, 60)
     .action(async (options: StartOptions, command: Command) => {
       const ctx = contextOf(command)
-      const config = await loadConfig(ctx.dataDir, { ...(options.config !== undefined ? { configFile: options.config } : {}), flags: overrides(options) })
+      if (options.detach === true) {
+        const { status, log } = await startDetached(ctx.dataDir, options.timeout * 1000)
+        ctx.output.result({ started: status, log }, () => `node ${status.peerId} started (pid ${status.pid}), listening on\n` +
+          `${status.addresses.map(a => `  ${a}`).join('\n')}\nlog ${log}; \`emergence node stop\` stops it`)
+        return
+      }
+      const { loadConfig, parseRate } = await import('../../daemon/config.ts')
+      const config = await loadConfig(ctx.dataDir, { ...(options.config !== undefined ? { configFile: options.config } : {}), flags: overrides(options, parseRate) })
+      const { Daemon } = await import('../../daemon/daemon.ts')
       const daemon = await Daemon.start(config)
       const status = await daemon.status()
+      notifyReady(status)
       ctx.output.result({ started: status }, () => `node ${status.peerId} listening on\n${status.addresses.map(a => `  ${a}`).join('\n')}\ncontrol socket ${socketPath(ctx.dataDir)} (Ctrl-C stops)`)
       const stop = (): void => { void daemon.stop() }
       process.once('SIGINT', stop)
       process.once('SIGTERM', stop)
       await daemon.done
+      // Everything is closed by now, but libp2p leaves a debounced address update (a 1 s timer) armed at stop:
+      // exit without waiting for it, so that `node stop` returns promptly. Unref'd: a clean loop exits first.
+      setTimeout(() => { process.exit() }, 50).unref()
     })
 
   node.command('status')
@@ -105,11 +124,14 @@ export function registerNodeCommands (program: Command): void {
     })
 
   node.command('stop')
-    .description('stop the running node')
-    .action(async (_options: unknown, command: Command) => {
+    .description('stop the running node; returns once its process is gone')
+    .option('--timeout <seconds>', 'how long to wait for the process to exit', parseSeconds, 30)
+    .action(async (options: { timeout: number }, command: Command) => {
       const ctx = contextOf(command)
+      const { pid } = await request(ctx, 'GET', '/v1/status') as NodeStatus
       await request(ctx, 'POST', '/v1/stop')
-      ctx.output.result({ stopped: true }, () => 'node stopping')
+      await waitForExit(pid, options.timeout * 1000)
+      ctx.output.result({ stopped: true, pid }, () => `node stopped (pid ${pid})`)
     })
 
   node.command('dial')
@@ -132,13 +154,19 @@ export function registerNodeCommands (program: Command): void {
     })
 
   program.command('pull')
-    .description('pull an image from the peers that have it, verifying every piece (needs a running node)')
+    .description('pull an image from the peers that have it, verifying every piece (needs a running node); a tag the store holds is only completed')
     .argument('<ref>', 'name:tag (resolved by trusted peers) or name@sha256:... / sha256:... (no trust needed)')
     .option('--platform <os/arch>', 'platform to pick from a multi-platform index (default: this host)')
     .option('--tag <name:tag>', 'store the image under this ref')
-    .action(async (ref: string, options: { platform?: string, tag?: string }, command: Command) => {
+    .option('--force', 'ask trusted peers even for a tag the store holds, and move it to what they agree on')
+    .action(async (ref: string, options: { platform?: string, tag?: string, force?: boolean }, command: Command) => {
       const ctx = contextOf(command)
-      const body = { ref, ...(options.platform !== undefined ? { platform: options.platform } : {}), ...(options.tag !== undefined ? { tagAs: options.tag } : {}) }
+      const body = {
+        ref,
+        ...(options.platform !== undefined ? { platform: options.platform } : {}),
+        ...(options.tag !== undefined ? { tagAs: options.tag } : {}),
+        ...(options.force === true ? { force: true } : {})
+      }
       const result = await controlRequest(socketPath(ctx.dataDir), 'POST', '/v1/pull', {
         body,
         timeoutMs: 0,

@@ -3,14 +3,11 @@
  * an image the store lacks is pulled from peers first through the running node (with progress).
  */
 import type { Command } from 'commander'
-import { socketPath } from '../../daemon/daemon.ts'
+import { socketPath } from '../../daemon/socket-path.ts'
 import { controlRequest } from '../../daemon/control-client.ts'
-import { loadConfig } from '../../daemon/config.ts'
 import { DaemonNotRunningError } from '../../daemon/errors.ts'
-import { LocalNix } from '../../nix/local-nix.ts'
 import { isStorePath } from '../../nix/store-path.ts'
 import type { PullProgress } from '../../p2p/progress.ts'
-import { listContainers, removeContainer, runClosure, runImage, stopContainer } from '../../runner/index.ts'
 import { RefNotFoundError } from '../../store/errors.ts'
 import type { Store } from '../../store/store.ts'
 import { contextOf, type CliContext } from '../context.ts'
@@ -74,6 +71,7 @@ async function nodeNixStore (ctx: CliContext): Promise<string | undefined> {
     return status.store === '/nix/store' ? undefined : status.store
   } catch (err) {
     if (!(err instanceof DaemonNotRunningError)) throw err
+    const { loadConfig } = await import('../../daemon/config.ts')
     return (await loadConfig(ctx.dataDir)).nixStore
   }
 }
@@ -118,9 +116,11 @@ export function registerRunCommands (program: Command): void {
         ...(options.user !== undefined ? { user: options.user } : {}),
         ...(options.network !== undefined ? { network: options.network } : {})
       }
+      const { runClosure, runImage } = await import('../../runner/index.ts')
       let result
       const storePath = storePathOf(target)
       if (storePath !== undefined) {
+        const { LocalNix } = await import('../../nix/local-nix.ts')
         const nixStore = await nodeNixStore(ctx)
         const nix = new LocalNix(nixStore !== undefined ? { storeRoot: nixStore } : {})
         if (!await nix.isValid(storePath)) await ensureClosure(ctx, storePath)
@@ -152,6 +152,7 @@ export function registerRunCommands (program: Command): void {
     .description('list containers started by this node')
     .action(async (_options: unknown, command: Command) => {
       const ctx = contextOf(command)
+      const { listContainers } = await import('../../runner/index.ts')
       const containers = await listContainers({ dataDir: ctx.dataDir })
       ctx.output.result(containers, () => containers.length === 0
         ? 'no containers'
@@ -164,6 +165,7 @@ export function registerRunCommands (program: Command): void {
     .option('--timeout <seconds>', 'seconds before SIGKILL', parseSeconds, 10)
     .action(async (id: string, options: { timeout: number }, command: Command) => {
       const ctx = contextOf(command)
+      const { stopContainer } = await import('../../runner/index.ts')
       const stopped = await stopContainer({ dataDir: ctx.dataDir, id, timeoutMs: options.timeout * 1000 })
       ctx.output.result({ id, stopped }, () => stopped ? `stopped ${id}` : `${id} was not running`)
     })
@@ -174,6 +176,7 @@ export function registerRunCommands (program: Command): void {
     .option('-f, --force', 'kill it first if it is running')
     .action(async (ids: string[], options: { force?: boolean }, command: Command) => {
       const ctx = contextOf(command)
+      const { removeContainer } = await import('../../runner/index.ts')
       for (const id of ids) await removeContainer({ dataDir: ctx.dataDir, id, force: options.force === true })
       ctx.output.result({ removed: ids }, () => ids.map(id => `removed ${id}`).join('\n'))
     })

@@ -1,0 +1,94 @@
+/**
+ * The CLI as scripts use it: the compiled JavaScript in dist/ runs (no TypeScript at run time), light commands
+ * load no libp2p, `node start --detach` returns once the node answers and `node stop` once its process is gone.
+ */
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { assertCliError, runCli } from '../../helpers/tools.ts'
+
+/** A loader hook that writes every module URL the process loads to `$MODULES_OUT`, one per line. */
+const RECORDER = `
+import { registerHooks } from 'node:module'
+import { appendFileSync } from 'node:fs'
+registerHooks({
+  load (url, context, next) {
+    appendFileSync(process.env.MODULES_OUT, url + '\\n')
+    return next(url, context)
+  }
+})
+`
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe('CLI start-up', () => {
+  let dir: string
+  let recorder: string
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cli-startup-'))
+    recorder = join(dir, 'record-modules.mjs')
+    await writeFile(recorder, RECORDER)
+  })
+  after(async () => { await rm(dir, { recursive: true, force: true }) })
+
+  /** The module URLs a CLI run loads. */
+  async function modulesLoadedBy (args: string[], name: string): Promise<string[]> {
+    const out = join(dir, `${name}.modules`)
+    const result = await runCli(args, { dataDir: join(dir, 'data'), env: { NODE_OPTIONS: `--import=${recorder}`, MODULES_OUT: out } })
+    const modules = (await readFile(out, 'utf8').catch(() => '')).split('\n').filter(line => line !== '')
+    assert.ok(modules.length > 0, `no modules recorded: ${result.stderr}`)
+    return modules
+  }
+
+  for (const [name, args] of [['version', ['--version']], ['image-ls', ['image', 'ls']], ['node-status', ['node', 'status']]] as const) {
+    it(`\`${args.join(' ')}\` runs compiled JavaScript and loads no libp2p`, async () => {
+      const modules = await modulesLoadedBy([...args], name)
+      assert.ok(modules.some(url => url.endsWith('/dist/cli/main.js')), 'the CLI runs from dist/')
+      assert.deepEqual(modules.filter(url => url.endsWith('.ts')), [], 'no TypeScript at run time')
+      assert.deepEqual(modules.filter(url => /libp2p|@chainsafe/.test(url)), [])
+    })
+  }
+
+  it('`node start --detach` returns once the node answers; `node stop` returns once it is gone', async () => {
+    const dataDir = join(dir, 'detached')
+    const started = await runCli(['--json', 'node', 'start', '--detach', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'], { dataDir })
+    assert.equal(started.code, 0, started.stderr)
+    const { started: status, log } = JSON.parse(started.stdout) as { started: { pid: number, peerId: string }, log: string }
+    try {
+      assert.ok(alive(status.pid))
+      assert.equal(log, join(dataDir, 'node.log'))
+      // Answers at once: no retry, no sleep.
+      const query = await runCli(['--json', 'node', 'status'], { dataDir })
+      assert.equal(query.code, 0, query.stderr)
+      assert.equal((JSON.parse(query.stdout) as { peerId: string }).peerId, status.peerId)
+
+      const stopped = await runCli(['--json', 'node', 'stop'], { dataDir })
+      assert.equal(stopped.code, 0, stopped.stderr)
+      assert.equal(alive(status.pid), false, 'the process is gone when stop returns')
+      assert.equal(existsSync(join(dataDir, 'emergence.sock')), false)
+    } finally {
+      if (alive(status.pid)) process.kill(status.pid, 'SIGKILL')
+    }
+  })
+
+  it('`node start --detach` fails with the node\'s own error line when the node cannot start', async () => {
+    const result = await runCli(['node', 'start', '--detach', '--no-mdns', '--listen', 'not-a-multiaddr'], { dataDir: join(dir, 'bad') })
+    const line = assertCliError(result)
+    assert.match(line, /exited before it was ready: .*multiaddr/)
+    assert.equal(existsSync(join(dir, 'bad', 'emergence.sock')), false)
+  })
+
+  it('`node stop` with no node running fails with one line', async () => {
+    assertCliError(await runCli(['node', 'stop'], { dataDir: join(dir, 'none') }))
+  })
+})
