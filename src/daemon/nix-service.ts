@@ -2,7 +2,8 @@
  * The daemon's Nix side (docs/nix.md): the node's Nix store (`nixStore`, default the system store), its signing
  * key (`<data-dir>/nix/signing.sec`, generated on first start), the control routes behind `emergence nix share`
  * and `emergence nix pull`, and the Nix binary cache endpoint (`nixCache`, loopback by default) that serves the
- * local Nix store and, on demand, what peers share.
+ * paths this node shared or pulled (the whole local Nix store only with `nixCacheWholeStore`) and, on demand,
+ * what peers share.
  */
 import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -119,8 +120,10 @@ export class NixService {
     const address = parseListenAddress(this.config.nixCache)
     if (address === undefined) return undefined
     try {
-      const cache = await createBinaryCache({ source: new PeerPathSource(this.context), signingKey: this.key, host: address.host, port: address.port, logger })
-      logger.info(`Nix binary cache at ${cache.url}, signed by ${formatPublicKey(this.key.publicKey)}`)
+      const source = new PeerPathSource(this.context, { serveLocalStore: this.config.nixCacheWholeStore })
+      const cache = await createBinaryCache({ source, signingKey: this.key, host: address.host, port: address.port, logger })
+      const serves = this.config.nixCacheWholeStore ? 'every path of the local Nix store (nixCacheWholeStore)' : 'shared and pulled paths'
+      logger.info(`Nix binary cache at ${cache.url}, serving ${serves}, signed by ${formatPublicKey(this.key.publicKey)}`)
       return cache
     } catch (err) {
       // Several nodes on one machine: only the first gets the default port; the others run without the cache.

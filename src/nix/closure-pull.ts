@@ -12,7 +12,8 @@
 import type { Digest } from '../oci/digest.ts'
 import type { Descriptor } from '../oci/types.ts'
 import type { Lease } from '../store/leases.ts'
-import { Limiter, mapLimit } from './concurrency.ts'
+import { Semaphore } from '../util/semaphore.ts'
+import { mapLimit } from './concurrency.ts'
 import type { ExportItem } from './export-format.ts'
 import type { NetworkPullResult } from './network.ts'
 import { EMPTY_CONFIG, buildClosureRecord, closureRef, infoRef, sortRecords, type PathRecord } from './path-record.ts'
@@ -49,7 +50,7 @@ type Done = Omit<NixPullResult, 'root' | 'progress'>
 /** Starts the NAR pulls, `limit` at a time, in import order; each promise settles when its blob is held. */
 function startPulls (ctx: FetchContext, records: readonly PathRecord[], discovery: Discovery, lease: Lease, signal: AbortSignal,
   limit: number, tracker: NixPullTracker): Map<StorePath, Promise<NetworkPullResult>> {
-  const limiter = new Limiter(limit)
+  const limiter = new Semaphore(Math.max(1, Math.floor(limit)))
   const pulls = new Map<StorePath, Promise<NetworkPullResult>>()
   for (const record of records) {
     const pull = limiter.run(async () => {

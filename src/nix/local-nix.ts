@@ -11,6 +11,9 @@
  *   logical `/nix/store/...` paths, files under `DIR/nix/store`, database under `DIR/nix/var/nix`), so two nodes on
  *   one machine each have their own store. `nix-store --store DIR --import`, `--verify-path`, `-qR`,
  *   `nix path-info --store DIR` and `nix copy --to DIR` all work as root (the integration tests use each).
+ * - Child processes: at most `maxProcesses` Nix commands run at once per LocalNix (the rest wait in order), so
+ *   that requests to the binary cache, each of which asks Nix a question or two, cannot fork without bound. An
+ *   import holds its slot for as long as it runs.
  * - Importing: `nix-store [--store DIR] --import` fed the export stream (export-format.ts), dependencies first.
  *   Nix registers each path only after reading its whole NAR and trailer, computes narHash/narSize from the NAR
  *   itself, records the references and deriver we give, and checks no signature. So `importPaths` checks the
@@ -25,6 +28,7 @@ import { lstat, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { isErrno } from '../util/errors.ts'
+import { Semaphore } from '../util/semaphore.ts'
 import { silentLogger } from '../util/logger.ts'
 import type { Logger } from '../util/logger.ts'
 import { MissingReferenceError, PathNotValidError } from './errors.ts'
@@ -51,8 +55,13 @@ export interface LocalNixInit {
   env?: NodeJS.ProcessEnv
   /** Timeout of each Nix command. @default 10 minutes */
   timeoutMs?: number
+  /** Nix commands run at once; more wait for a slot. @default 4 */
+  maxProcesses?: number
   logger?: Logger
 }
+
+/** Nix commands one LocalNix runs at once: a query costs a process start and a SQLite read, so a few suffice. */
+export const DEFAULT_MAX_NIX_PROCESSES = 4
 
 export interface NixCallOptions {
   signal?: AbortSignal
@@ -107,6 +116,7 @@ export class LocalNix {
   readonly #env: NodeJS.ProcessEnv | undefined
   readonly #timeoutMs: number | undefined
   readonly #logger: Logger
+  readonly #processes: Semaphore
   #listing: { mtimeNs: bigint, byHashPart: Map<string, string[]> } | undefined
 
   constructor (init: LocalNixInit = {}) {
@@ -117,6 +127,12 @@ export class LocalNix {
     this.#env = init.env
     this.#timeoutMs = init.timeoutMs
     this.#logger = init.logger ?? silentLogger
+    this.#processes = new Semaphore(init.maxProcesses ?? DEFAULT_MAX_NIX_PROCESSES)
+  }
+
+  /** Nix commands running now, and how many wait for a slot. */
+  get processes (): { running: number, queued: number } {
+    return { running: this.#processes.inUse, queued: this.#processes.queued }
   }
 
   #storeArgs (): string[] {
@@ -125,12 +141,12 @@ export class LocalNix {
 
   #run (command: string, args: string[], options: NixCallOptions & { stdin?: AsyncIterable<Uint8Array> } = {}): Promise<{ stdout: Buffer }> {
     this.#logger.debug(`${command} ${args.slice(0, 6).join(' ')}${args.length > 6 ? ' ...' : ''}`)
-    return runCommand(command, args, {
+    return this.#processes.run(async () => await runCommand(command, args, {
       ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       ...(this.#env === undefined ? {} : { env: this.#env }),
       ...(this.#timeoutMs === undefined ? {} : { timeoutMs: this.#timeoutMs })
-    })
+    }), options.signal)
   }
 
   /** Where the files of `path` are on this machine. */
@@ -235,11 +251,16 @@ export class LocalNix {
   }
 
   /** The NAR of a store path as `nix-store --dump` writes it (streamed from the child's stdout). */
-  dumpNarWithNix (path: StorePath, options: NixCallOptions = {}): AsyncGenerator<Uint8Array> {
-    return streamCommand(this.#nixStore, ['--dump', this.realPath(path)], {
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-      ...(this.#env === undefined ? {} : { env: this.#env })
-    })
+  async * dumpNarWithNix (path: StorePath, options: NixCallOptions = {}): AsyncGenerator<Uint8Array> {
+    const release = await this.#processes.acquire(options.signal)
+    try {
+      yield * streamCommand(this.#nixStore, ['--dump', this.realPath(path)], {
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        ...(this.#env === undefined ? {} : { env: this.#env })
+      })
+    } finally {
+      release()
+    }
   }
 
   /**

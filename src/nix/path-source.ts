@@ -28,12 +28,15 @@ export interface LocalNixSourceInit {
 
 /**
  * Serves the paths of a local Nix store. A lookup miss asks Nix for the whole closure of the path found, since a
- * client that asked for one narinfo asks for its references next.
+ * client that asked for one narinfo asks for its references next. Concurrent lookups of one path share one
+ * query: Nix clients ask for a closure's narinfos many at a time, and each query costs Nix processes.
  */
 export class LocalNixSource implements PathSource {
   readonly #nix: LocalNix
   readonly #cacheSize: number
   readonly #cache = new Map<string, PathInfo>()
+  /** Queries in flight, by hash part. */
+  readonly #pending = new Map<string, Promise<PathInfo | undefined>>()
 
   constructor (nix: LocalNix, init: LocalNixSourceInit = {}) {
     this.#nix = nix
@@ -46,9 +49,21 @@ export class LocalNixSource implements PathSource {
     // A cached path may have been garbage-collected since; the files' presence is the cheap check.
     if (cached !== undefined && await this.#nix.existsOnDisk(cached.path)) return cached
     this.#cache.delete(hashPart)
-    const path = await this.#nix.findPathByHashPart(hashPart, options)
+    let pending = this.#pending.get(hashPart)
+    if (pending === undefined) {
+      // Shared by every caller, so bound to none of their signals: a query ends on its own (LocalNix's timeout).
+      pending = this.#query(hashPart).finally(() => this.#pending.delete(hashPart))
+      // Its callers may all have stopped waiting: a failure then must not surface as an unhandled rejection.
+      pending.catch(() => {})
+      this.#pending.set(hashPart, pending)
+    }
+    return await untilAborted(pending, options.signal)
+  }
+
+  async #query (hashPart: string): Promise<PathInfo | undefined> {
+    const path = await this.#nix.findPathByHashPart(hashPart)
     if (path === undefined) return undefined
-    const infos = await this.#nix.pathInfos([path], { ...options, recursive: true })
+    const infos = await this.#nix.pathInfos([path], { recursive: true })
     for (const info of infos) this.#remember(info)
     return infos.find(info => info.path === path)
   }
@@ -65,5 +80,21 @@ export class LocalNixSource implements PathSource {
       const oldest = this.#cache.keys().next()
       if (oldest.done !== true) this.#cache.delete(oldest.value)
     }
+  }
+}
+
+/** `promise`, or a rejection with the signal's reason once `signal` aborts (the promise itself goes on). */
+async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return await promise
+  signal.throwIfAborted()
+  let onAbort: (() => void) | undefined
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([promise, aborted])
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
   }
 }

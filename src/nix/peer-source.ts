@@ -1,11 +1,15 @@
 /**
- * The binary cache's PathSource for a node (docs/nix.md "Binary cache"): paths of the local Nix store first,
- * then records this node holds (shared or pulled earlier, NAR in the blob store), then peers on demand: the
+ * The binary cache's PathSource for a node (docs/nix.md "Binary cache"): records this node holds (paths it was
+ * told to share, or pulled through it; NAR in the blob store), then peers on demand: the
  * record is resolved and pulled when Nix asks for the narinfo, the NAR when Nix asks for the NAR, and both are
  * kept (refs set) so the node serves them onward. The cache signs what it serves with the node's key, i.e. the
  * node vouches for it. So a record is fetched from peers on demand only when the node has trusted Nix keys
  * (`nixTrustedKeys`) and the record carries a signature by one of them: without keys, the cache would sign and
  * hand to Nix whatever the connected peers claim, and any peer could put code into the local Nix store.
+ *
+ * Other paths of the local Nix store are not served, because the cache signs what it serves and anyone who can
+ * reach it could read every build on the machine (private sources, secrets in derivations): what a node offers
+ * is what the operator shared. `serveLocalStore` serves the whole local store first, as an opt-in.
  */
 import { describeError } from '../util/errors.ts'
 import { RecordError } from './network-errors.ts'
@@ -19,24 +23,26 @@ import { hashPartOf, isHashPart } from './store-path.ts'
 export interface PeerPathSourceInit {
   /** Records from peers kept in memory. @default 10000 */
   cacheSize?: number
+  /** Serve every valid path of the local Nix store too, not only shared and pulled ones. @default false */
+  serveLocalStore?: boolean
 }
 
 export class PeerPathSource implements PathSource {
   readonly #ctx: FetchContext
-  readonly #local: LocalNixSource
+  readonly #local: LocalNixSource | undefined
   readonly #cacheSize: number
   /** hashPart -> record, for paths served from the blob store (held or pulled from peers). */
   readonly #records = new Map<string, PathRecord>()
 
   constructor (ctx: FetchContext, init: PeerPathSourceInit = {}) {
     this.#ctx = ctx
-    this.#local = new LocalNixSource(ctx.nix)
+    this.#local = init.serveLocalStore === true ? new LocalNixSource(ctx.nix) : undefined
     this.#cacheSize = init.cacheSize ?? 10_000
   }
 
   async lookup (hashPart: string, options: SourceCallOptions = {}): Promise<PathInfo | undefined> {
     if (!isHashPart(hashPart)) return undefined
-    const local = await this.#local.lookup(hashPart, options)
+    const local = await this.#local?.lookup(hashPart, options)
     if (local !== undefined) {
       this.#records.delete(hashPart)
       return local
@@ -46,8 +52,9 @@ export class PeerPathSource implements PathSource {
 
   openNar (info: PathInfo, options: SourceCallOptions = {}): AsyncIterable<Uint8Array> {
     const record = this.#records.get(hashPartOf(info.path))
-    if (record === undefined) return this.#local.openNar(info, options)
-    return this.#fromBlobs(record, info, options)
+    if (record !== undefined) return this.#fromBlobs(record, info, options)
+    if (this.#local === undefined) throw new RecordError(`${info.path} is not shared by this node`)
+    return this.#local.openNar(info, options)
   }
 
   async #record (hashPart: string, options: SourceCallOptions): Promise<PathRecord | undefined> {

@@ -1,5 +1,5 @@
 /** Errors of the runner: unpacking layers, building bundles, driving runc. Tests and the CLI match on `name`. */
-import { EmergenceError } from '../util/errors.ts'
+import { EmergenceError, MAX_QUOTED_LENGTH, shorten } from '../util/errors.ts'
 
 /** No `runc` executable on PATH (or at the configured path). */
 export class RuncNotFoundError extends EmergenceError {
@@ -86,7 +86,7 @@ export class InvalidLayerError extends EmergenceError {
   readonly entry: string
 
   constructor (entry: string, why: string, cause?: unknown) {
-    super(`invalid layer entry ${JSON.stringify(entry.slice(0, 300))}: ${why}`, { code: 'LAYER_INVALID', cause })
+    super(`invalid layer entry ${JSON.stringify(shorten(entry))}: ${why}`, { code: 'LAYER_INVALID', cause })
     this.entry = entry
   }
 }
@@ -122,12 +122,58 @@ export class InvalidRunRequestError extends EmergenceError {
   }
 }
 
-/** Unpacking an entry failed for a reason outside the layer (disk full, permissions...); `cause` has the detail. */
+/**
+ * A system error with its message shortened: Node's messages quote the whole path, which for a hostile name is
+ * kilobytes, and the CLI prints the cause chain on one line. Code, syscall and errno are kept.
+ */
+function shortCause (cause: unknown): unknown {
+  if (!(cause instanceof Error) || cause.message.length <= MAX_QUOTED_LENGTH) return cause
+  const { code, syscall, errno } = cause as NodeJS.ErrnoException
+  return Object.assign(new Error(shorten(cause.message)), { name: cause.name, code, syscall, errno })
+}
+
+/** Unpacking an entry failed for a reason outside the layer (permissions, I/O...); `cause` has the detail. */
 export class UnpackError extends EmergenceError {
   readonly entry: string
 
   constructor (entry: string, cause: unknown) {
-    super(`cannot unpack ${JSON.stringify(entry.slice(0, 300))}`, { code: 'UNPACK_FAILED', cause })
+    super(`cannot unpack ${JSON.stringify(shorten(entry))}`, { code: 'UNPACK_FAILED', cause: shortCause(cause) })
     this.entry = entry
+  }
+}
+
+/**
+ * An entry's path is refused before anything is created for it: longer than PATH_MAX on the host (the rootfs
+ * path included), or more directories deep than the unpacker's depth limit.
+ */
+export class EntryPathError extends EmergenceError {
+  readonly entry: string
+
+  constructor (entry: string, why: string) {
+    super(`refusing layer entry ${JSON.stringify(shorten(entry))}: ${why}`, { code: 'LAYER_PATH_REFUSED' })
+    this.entry = entry
+  }
+}
+
+/** The image's layers unpack to more bytes than the limit (a decompression bomb, or a limit set too low). */
+export class UnpackLimitError extends EmergenceError {
+  readonly limit: number
+
+  constructor (limit: number) {
+    super(`the image unpacks to more than ${limit} bytes, the unpack limit (maxUnpackedBytes); refusing it`, { code: 'UNPACK_TOO_LARGE' })
+    this.limit = limit
+  }
+}
+
+/** Unpacking would leave the filesystem with less free space than the reserve (or the disk is full). */
+export class InsufficientSpaceError extends EmergenceError {
+  readonly free: number
+  readonly reserve: number
+
+  constructor (path: string, free: number, reserve: number, cause?: unknown) {
+    super(`not enough free space to unpack into ${JSON.stringify(shorten(path))}: ${free} bytes free, ${reserve} kept in reserve (minFreeBytes)`,
+      { code: 'NO_SPACE', cause })
+    this.free = free
+    this.reserve = reserve
   }
 }

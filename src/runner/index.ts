@@ -1,10 +1,11 @@
 /**
  * The runner: pulled artefacts -> OCI runtime bundle -> runc.
  *
- * - `unpackRootfs` applies an image's layers to a new rootfs exactly as `umoci unpack` does (specs.md §2):
- *   streaming, digest and diff_id verified, whiteouts, every name resolved inside the rootfs; built in a temp
- *   directory and renamed, so a failure leaves nothing; applied in a worker thread, off the event loop.
- * - `imageSpec` / `closureSpec` write config.json on `runc spec`'s defaults (specs.md §3).
+ * - `unpackRootfs` applies an image's layers to a new rootfs exactly as `umoci unpack` does (OCI image-spec
+ *   layer.md): streaming, digest and diff_id verified, whiteouts, every name resolved inside the rootfs; built in
+ *   a temp directory and renamed, so a failure leaves nothing; applied in a worker thread, off the event loop;
+ *   bounded (unpack-limits.ts): unpacked bytes, free space left, entry path length and depth.
+ * - `imageSpec` / `closureSpec` write config.json on `runc spec`'s defaults (OCI runtime-spec config.md).
  * - `Runtime` drives the runc CLI (run, detached run, state, kill, delete, list) under its own state root.
  * - `runImage` / `runClosure` do all of it for the CLI; `listContainers`, `stopContainer`, `removeContainer`
  *   serve `emergence ps/stop/rm` from the container records kept under `<data-dir>/runner/`.
@@ -18,12 +19,14 @@
  *
  * Errors (matched by `name`): RuncNotFoundError, RuncExitError, PlatformMismatchError, EntrypointNotFoundError,
  * NoCommandError, LayerDigestMismatchError, DiffIdMismatchError, InvalidLayerError, UnsupportedLayerError,
- * UnpackError, UserNotFoundError, ContainerNotFoundError, InvalidRunRequestError.
+ * UnpackError, EntryPathError, UnpackLimitError, InsufficientSpaceError, UserNotFoundError,
+ * ContainerNotFoundError, InvalidRunRequestError.
  */
 export * from './errors.ts'
 export { cleanEntryName, resolveInRoot, MAX_SYMLINKS } from './secure-join.ts'
 export { loadImage, type ResolvedImage } from './image.ts'
 export { unpackRootfs, layerJobs, type UnpackOptions } from './unpack.ts'
+export { resolveLimits, PATH_MAX, DEFAULT_MAX_DEPTH, type UnpackLimits, type UnpackLimitsInit } from './unpack-limits.ts'
 export { applyLayer, applyLayers, type LayerJob, type ApplyOptions } from './layer-stream.ts'
 export { defaultSpec, DEFAULT_PATH, type RuntimeSpec, type Mount, type SpecOptions } from './spec.ts'
 export { imageSpec, processArgs, processEnv, type ImageSpecOptions, type ProcessOptions } from './image-spec.ts'

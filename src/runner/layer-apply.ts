@@ -1,5 +1,5 @@
 /**
- * Applies the entries of one layer tar to a rootfs, with umoci's semantics (specs.md §2; umoci
+ * Applies the entries of one layer tar to a rootfs, with umoci's semantics (OCI image-spec layer.md; umoci
  * oci/layer/tar_extract.go):
  * - names are cleaned and their parent resolved inside the root (secure-join.ts); the last component is never
  *   followed, so nothing outside the root is ever created, changed or removed;
@@ -9,7 +9,9 @@
  * - an existing path is replaced unless both it and the entry are directories (then only attributes change);
  * - metadata in the order lchown, chmod (not on symlinks), lutimes; hard links take none of their own;
  * - a directory keeps the times its header gave it (or had before the layer) even after children are added,
- *   as umoci restores a parent's metadata after each entry: we restore once, in `finish()`.
+ *   as umoci restores a parent's metadata after each entry: we restore once, in `finish()`;
+ * - an entry's path (and a link's target) is checked against PATH_MAX and the depth limit before anything is
+ *   created for it (unpack-limits.ts); a full disk ends in InsufficientSpaceError.
  * File system calls are synchronous on purpose: the unpacker runs in a worker thread (unpack-worker.ts), where
  * a direct syscall costs microseconds and a thread-pool round trip per call would cost more than the call.
  */
@@ -19,9 +21,10 @@ import { join } from 'node:path'
 import type { Header } from 'tar-stream'
 import type { Logger } from '../util/logger.ts'
 import { EmergenceError, isErrno } from '../util/errors.ts'
-import { InvalidLayerError, UnpackError } from './errors.ts'
+import { EntryPathError, InvalidLayerError, UnpackError } from './errors.ts'
 import { applyMeta, entryMeta, hasXattrs, makeNode, type EntryMeta } from './metadata.ts'
 import { DirResolver, cleanEntryName, joinRel, splitName } from './secure-join.ts'
+import { PATH_MAX, type UnpackBudget } from './unpack-limits.ts'
 
 /** image-spec layer.md#whiteouts */
 export const WHITEOUT_PREFIX = '.wh.'
@@ -31,6 +34,8 @@ export interface ApplierOptions {
   logger: Logger
   /** Root can lchown and mknod; without it owners stay ours and device nodes are skipped with a warning. */
   privileged: boolean
+  /** Path limits, and the free-space reserve a failed write is reported against. */
+  budget: UnpackBudget
 }
 
 interface Times {
@@ -59,6 +64,7 @@ export class LayerApplier {
   private readonly root: string
   private readonly logger: Logger
   private readonly privileged: boolean
+  private readonly budget: UnpackBudget
   private readonly resolver: DirResolver
   /** Paths (relative, symlink-resolved) this layer wrote, and all their ancestors. */
   private readonly upper = new Set<string>()
@@ -72,6 +78,7 @@ export class LayerApplier {
     this.root = root
     this.logger = options.logger
     this.privileged = options.privileged
+    this.budget = options.budget
     this.resolver = new DirResolver(root)
   }
 
@@ -86,6 +93,7 @@ export class LayerApplier {
       await drain(body)
     } catch (err) {
       if (err instanceof EmergenceError) throw err
+      if (isErrno(err, 'ENOSPC') || isErrno(err, 'EDQUOT')) throw this.budget.noSpace(err)
       throw new UnpackError(header.name, err)
     }
   }
@@ -104,6 +112,7 @@ export class LayerApplier {
       this.logger.warn(`extended attributes in layer entries are not restored (first: ${header.name})`)
     }
     const rel = cleanEntryName(header.name)
+    this.budget.checkPath(rel, header.name)
     if (rel === '') {
       this.applyRoot(header)
       return
@@ -116,6 +125,8 @@ export class LayerApplier {
       return
     }
     const relPath = joinRel(dirRel, base)
+    // Symlinks in the parent can make the path on disk longer or deeper than the name: check that one too.
+    this.budget.checkPath(relPath, header.name)
     const path = this.abs(relPath)
     const existing = lstatOrUndefined(path)
     if (existing !== undefined && !(existing.isDirectory() && header.type === 'directory')) {
@@ -150,6 +161,7 @@ export class LayerApplier {
         this.knownDirs.add(relPath)
         return true
       case 'symlink':
+        if (Buffer.byteLength(header.linkname ?? '') >= PATH_MAX) throw new EntryPathError(header.name, `its symlink target is longer than PATH_MAX (${PATH_MAX})`)
         symlinkSync(header.linkname ?? '', path)
         this.invalidate()
         return true
@@ -174,6 +186,7 @@ export class LayerApplier {
     // The target is a name in the same rootfs: resolve its parent inside the root, never its last component
     // (a hard link to a symlink links the symlink).
     const target = cleanEntryName(header.linkname ?? '')
+    this.budget.checkPath(target, header.name)
     const { parent, base } = splitName(target)
     const targetPath = this.abs(joinRel(this.resolver.resolve(parent), base))
     try {

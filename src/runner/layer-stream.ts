@@ -1,7 +1,8 @@
 /**
- * Streams one layer blob into a rootfs (specs.md §2): blob file -> digest and size check -> decompression by
- * media type -> diff_id check -> tar parser -> LayerApplier, in bounded memory (a few MiB of stream buffers).
- * Runs on whatever thread calls it: the worker of unpack-worker.ts, or the caller's.
+ * Streams one layer blob into a rootfs (OCI image-spec layer.md): blob file -> digest and size check ->
+ * decompression by media type -> byte budget (unpack-limits.ts) -> diff_id check -> tar parser -> LayerApplier,
+ * in bounded memory (a few MiB of stream buffers). Runs on whatever thread calls it: the worker of
+ * unpack-worker.ts, or the caller's.
  */
 import { createReadStream } from 'node:fs'
 import { PassThrough, type Transform } from 'node:stream'
@@ -15,6 +16,7 @@ import type { Descriptor } from '../oci/types.ts'
 import type { Logger } from '../util/logger.ts'
 import { DiffIdMismatchError, InvalidLayerError, LayerDigestMismatchError, UnsupportedLayerError } from './errors.ts'
 import { LayerApplier } from './layer-apply.ts'
+import { UnpackBudget, resolveLimits, type UnpackLimits, type UnpackLimitsInit } from './unpack-limits.ts'
 
 /** One layer to apply: its descriptor, its diff_id, and the file holding its blob. */
 export interface LayerJob {
@@ -27,6 +29,18 @@ export interface ApplyOptions {
   logger: Logger
   privileged: boolean
   signal?: AbortSignal
+  /** The limits of this unpack; default: resolveLimits's defaults for the layers given. */
+  limits?: UnpackLimits
+}
+
+/** The limits of unpacking `jobs` into `dir`: `init`, with the defaults for their compressed size. */
+export function limitsFor (jobs: readonly LayerJob[], dir: string, init: UnpackLimitsInit = {}): UnpackLimits {
+  return resolveLimits(init, jobs.reduce((sum, job) => sum + job.descriptor.size, 0), dir)
+}
+
+/** The budget of one call: every layer of `jobs` counts against the same one. */
+function budgetFor (jobs: readonly LayerJob[], root: string, options: ApplyOptions): UnpackBudget {
+  return new UnpackBudget(root, options.limits ?? limitsFor(jobs, root))
 }
 
 /** Decompressor output chunk size: larger than zlib's 16 KiB default, so files are written in fewer calls. */
@@ -56,7 +70,7 @@ function asLayerError (err: unknown, layer: Descriptor): unknown {
  * the uncompressed tar, image-spec config.md) while streaming. The checks complete at the end of the stream, so
  * a mismatch is reported after the entries were applied: callers discard the whole rootfs.
  */
-export async function applyLayer (job: LayerJob, root: string, options: ApplyOptions): Promise<void> {
+export async function applyLayer (job: LayerJob, root: string, options: ApplyOptions, budget = budgetFor([job], root, options)): Promise<void> {
   const { descriptor: layer, diffId } = job
   const source = createReadStream(job.path, { highWaterMark: 1024 * 1024 })
   const compressed = new HashingCounter(digestAlgorithm(layer.digest), layer.size, actual => new LayerDigestMismatchError(`${layer.digest} (${layer.size} bytes)`, `${actual} bytes or more`))
@@ -65,10 +79,10 @@ export async function applyLayer (job: LayerJob, root: string, options: ApplyOpt
   const abort = new AbortController()
   const onAbort = (): void => { abort.abort(options.signal?.reason) }
   options.signal?.addEventListener('abort', onAbort, { once: true })
-  const feeding = pipeline([source, compressed, decompressor(layer), uncompressed, extract], { signal: abort.signal })
+  const feeding = pipeline([source, compressed, decompressor(layer), budget.meter(), uncompressed, extract], { signal: abort.signal })
   // Keep a failure of the feeding side from being reported as unhandled while the entries are applied.
   feeding.catch(() => {})
-  const applier = new LayerApplier(root, options)
+  const applier = new LayerApplier(root, { ...options, budget })
   try {
     for await (const entry of extract) {
       await applier.apply(entry.header, entry as AsyncIterable<Uint8Array>)
@@ -90,10 +104,15 @@ export async function applyLayer (job: LayerJob, root: string, options: ApplyOpt
   if (diff !== diffId) throw new DiffIdMismatchError(layer.digest, diffId, diff)
 }
 
-/** Applies `jobs` in order to `root` on this thread. */
+/**
+ * Applies `jobs` in order to `root` on this thread, all within one budget (UnpackLimitError past its bytes,
+ * InsufficientSpaceError when the free space is below the reserve, checked before the first layer too).
+ */
 export async function applyLayers (jobs: LayerJob[], root: string, options: ApplyOptions): Promise<void> {
+  const budget = budgetFor(jobs, root, options)
+  budget.checkSpace()
   for (const job of jobs) {
     options.signal?.throwIfAborted()
-    await applyLayer(job, root, options)
+    await applyLayer(job, root, options, budget)
   }
 }

@@ -21,6 +21,7 @@ import { imageSpec, type ImageSpecOptions } from './image-spec.ts'
 import { checkContainerId, Runtime, type RunIo } from './runtime.ts'
 import type { RuntimeSpec } from './spec.ts'
 import { unpackRootfs } from './unpack.ts'
+import type { UnpackLimitsInit } from './unpack-limits.ts'
 
 export interface RunCommonOptions {
   /** Emergence's data directory; the runner keeps bundles, records, logs and runc state under `runner/`. */
@@ -47,6 +48,8 @@ export interface RunImageOptions extends RunCommonOptions, ImageSpecOptions {
   image: string | Descriptor
   /** Default: the host's. */
   platform?: Platform
+  /** Bytes, free space and path depth the unpack may use (defaults: unpack-limits.ts). */
+  unpackLimits?: UnpackLimitsInit
 }
 
 export interface RunClosureOptions extends RunCommonOptions, ClosureSpecOptions {}
@@ -113,6 +116,7 @@ export async function runImage (options: RunImageOptions): Promise<RunResult> {
   await assemble(bundle, async rootfs => {
     await unpackRootfs(options.store, image, rootfs, {
       logger: options.logger ?? silentLogger,
+      ...(options.unpackLimits !== undefined ? { limits: options.unpackLimits } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {})
     })
     return await imageSpec(image.config, rootfs, options)

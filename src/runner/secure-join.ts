@@ -1,5 +1,5 @@
 /**
- * Paths inside a rootfs, resolved the way umoci resolves them (specs.md §2, after filepath-securejoin): a tar name
+ * Paths inside a rootfs, resolved the way umoci resolves them (after filepath-securejoin): a tar name
  * is cleaned as `Clean("/" + name)`, then its parent is walked component by component through symlinks *inside*
  * the root: an absolute link target restarts at the root, `..` stops at the root, more than 255 links is an
  * error. The last component is never followed by the unpacker, so no entry can reach outside the root.
@@ -38,15 +38,13 @@ function notFound (err: unknown): boolean {
 }
 
 /**
- * Resolves `unsafePath` (relative or absolute, read as inside `root`) through every symlink, the last
- * component included, and returns the path relative to `root` (`` for the root itself). Components that do not
- * exist are taken as they are. Throws InvalidLayerError (ELOOP) after MAX_SYMLINKS links. Synchronous: each
- * step is one lstat of a local path, and the unpacker runs in a worker thread.
+ * Walks `queue` (components) from the resolved components `resolved` (changed in place), following every
+ * symlink inside `root`; returns how many components it looked up on disk. Throws InvalidLayerError (ELOOP)
+ * after MAX_SYMLINKS links. `name` is only for the error.
  */
-export function resolveInRootSync (root: string, unsafePath: string): string {
-  const queue = components(unsafePath)
-  const resolved: string[] = []
+function walk (root: string, resolved: string[], queue: string[], name: string): number {
   let links = 0
+  let lookups = 0
   while (queue.length > 0) {
     const part = queue.shift() as string
     if (part === '..') {
@@ -55,14 +53,27 @@ export function resolveInRootSync (root: string, unsafePath: string): string {
       continue
     }
     resolved.push(part)
+    lookups++
     const full = posix.join(root, ...resolved)
     if (!isSymlink(full)) continue
-    if (++links > MAX_SYMLINKS) throw new InvalidLayerError(unsafePath, `more than ${MAX_SYMLINKS} symlinks (ELOOP)`)
+    if (++links > MAX_SYMLINKS) throw new InvalidLayerError(name, `more than ${MAX_SYMLINKS} symlinks (ELOOP)`)
     const target = readlinkSync(full)
     resolved.pop()
     if (target.startsWith('/')) resolved.length = 0
     queue.unshift(...components(target))
   }
+  return lookups
+}
+
+/**
+ * Resolves `unsafePath` (relative or absolute, read as inside `root`) through every symlink, the last
+ * component included, and returns the path relative to `root` (`` for the root itself). Components that do not
+ * exist are taken as they are. Throws InvalidLayerError (ELOOP) after MAX_SYMLINKS links. Synchronous: each
+ * step is one lstat of a local path, and the unpacker runs in a worker thread.
+ */
+export function resolveInRootSync (root: string, unsafePath: string): string {
+  const resolved: string[] = []
+  walk(root, resolved, components(unsafePath), unsafePath)
   return resolved.join('/')
 }
 
@@ -82,12 +93,17 @@ function isSymlink (path: string): boolean {
 
 /**
  * Resolves parent directories for the unpacker, with a cache: an unpack asks for the same few directories
- * thousands of times. Anything that removes a path or creates a link must call `invalidate()`, because it can
- * change how later names resolve; creating plain files and directories cannot.
+ * thousands of times. A directory not in the cache is resolved from its nearest cached ancestor, one component
+ * at a time, and every ancestor on the way is cached: the walk consumes a component's symlinks whole before the
+ * next component, so the state after a prefix is that prefix's resolution. A layer of n nested directories so
+ * costs n lookups, not n²/2 (each walked from the root). Anything that removes a path or creates a link must call
+ * `invalidate()`, because it can change how later names resolve; creating plain files and directories cannot.
  */
 export class DirResolver {
   private readonly root: string
   private readonly cache = new Map<string, string>()
+  /** Components looked up on disk so far (one lstat each). */
+  lookups = 0
 
   constructor (root: string) {
     this.root = root
@@ -98,13 +114,36 @@ export class DirResolver {
     if (rel === '') return ''
     const cached = this.cache.get(rel)
     if (cached !== undefined) return cached
-    const resolved = resolveInRootSync(this.root, rel)
-    if (this.cache.size > 100_000) this.cache.clear()
-    this.cache.set(rel, resolved)
-    return resolved
+    // Find the nearest cached ancestor; the components after it are walked below.
+    const pending: string[] = []
+    let prefix = rel
+    let start = ''
+    while (prefix !== '') {
+      const { parent, base } = splitName(prefix)
+      pending.push(base)
+      prefix = parent
+      const hit = this.cache.get(prefix)
+      if (hit !== undefined) {
+        start = hit
+        break
+      }
+    }
+    const resolved = start === '' ? [] : start.split('/')
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const part = pending[i] as string
+      prefix = joinRel(prefix, part)
+      this.lookups += walk(this.root, resolved, [part], rel)
+      this.remember(prefix, resolved.join('/'))
+    }
+    return resolved.join('/')
   }
 
   invalidate (): void {
     this.cache.clear()
+  }
+
+  private remember (rel: string, resolved: string): void {
+    if (this.cache.size > 100_000) this.cache.clear()
+    this.cache.set(rel, resolved)
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Applies layers in a worker thread, so that hashing, decompression, tar parsing and the unpacker's many small
- * synchronous file system calls never block the caller's event loop (design.md: keep CPU-heavy work off it).
+ * synchronous file system calls never block the caller's event loop (CPU-heavy work stays off it).
  * This file is both sides: `applyLayersInWorker` on the caller's thread, and the worker's entry point.
  *
  * Errors cross the thread boundary as plain data and are rebuilt as the same classes, so callers still match
@@ -13,11 +13,13 @@ import * as runnerErrors from './errors.ts'
 import * as storeErrors from '../store/errors.ts'
 import { UnpackError } from './errors.ts'
 import { applyLayers, type ApplyOptions, type LayerJob } from './layer-stream.ts'
+import type { UnpackLimits } from './unpack-limits.ts'
 
 interface WorkerRequest {
   jobs: LayerJob[]
   root: string
   privileged: boolean
+  limits?: UnpackLimits
 }
 
 interface SerializedError {
@@ -76,7 +78,7 @@ export function reviveError (data: SerializedError): Error {
  */
 export async function applyLayersInWorker (jobs: LayerJob[], root: string, options: ApplyOptions): Promise<void> {
   options.signal?.throwIfAborted()
-  const request: WorkerRequest = { jobs, root, privileged: options.privileged }
+  const request: WorkerRequest = { jobs, root, privileged: options.privileged, ...(options.limits !== undefined ? { limits: options.limits } : {}) }
   const worker = new Worker(new URL(import.meta.url), { workerData: { [REQUEST_KEY]: request } })
   let outcome: { error: unknown } | 'done' | undefined
   const onAbort = (): void => {
@@ -110,7 +112,11 @@ function workerLogger (port: NonNullable<typeof parentPort>): Logger {
 
 async function workerMain (port: NonNullable<typeof parentPort>, request: WorkerRequest): Promise<void> {
   try {
-    await applyLayers(request.jobs, request.root, { logger: workerLogger(port), privileged: request.privileged })
+    await applyLayers(request.jobs, request.root, {
+      logger: workerLogger(port),
+      privileged: request.privileged,
+      ...(request.limits !== undefined ? { limits: request.limits } : {})
+    })
     port.postMessage({ kind: 'done' } satisfies WorkerMessage)
   } catch (err) {
     port.postMessage({ kind: 'error', error: serializeError(err) } satisfies WorkerMessage)

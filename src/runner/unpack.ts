@@ -1,8 +1,9 @@
 /**
- * Builds a rootfs from an image's layers, as `umoci unpack` does (specs.md §2): layers in order into an empty
- * directory (layer-stream.ts verifies and applies each one). The rootfs is built in a temp directory beside
- * the target and renamed into place at the end, so a failure (a digest mismatch included) leaves no partial
- * rootfs behind. By default the layers are applied in a worker thread, off the caller's event loop.
+ * Builds a rootfs from an image's layers, as `umoci unpack` does (OCI image-spec layer.md): layers in order into
+ * an empty directory (layer-stream.ts verifies and applies each one). The rootfs is built in a temp directory
+ * beside the target and renamed into place at the end, so a failure (a digest mismatch, a limit of
+ * unpack-limits.ts, a full disk) leaves no partial rootfs behind. By default the layers are applied in a worker
+ * thread, off the caller's event loop.
  */
 import { chmod, lchown, lutimes, mkdir, rename, rm } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
@@ -13,8 +14,9 @@ import { tempName } from '../util/fs.ts'
 import { silentLogger, type Logger } from '../util/logger.ts'
 import { InvalidRunRequestError } from './errors.ts'
 import type { ResolvedImage } from './image.ts'
-import { applyLayers, isPrivileged, type ApplyOptions, type LayerJob } from './layer-stream.ts'
+import { applyLayers, isPrivileged, limitsFor, type ApplyOptions, type LayerJob } from './layer-stream.ts'
 import { applyLayersInWorker } from './unpack-worker.ts'
+import type { UnpackLimitsInit } from './unpack-limits.ts'
 import { pathExists } from '../util/fs.ts'
 
 export interface UnpackOptions {
@@ -24,6 +26,8 @@ export interface UnpackOptions {
   privileged?: boolean
   /** Apply the layers in a worker thread (default) or on the caller's thread. */
   worker?: boolean
+  /** Bytes, free space and path depth the unpack may use (defaults: unpack-limits.ts). */
+  limits?: UnpackLimitsInit
 }
 
 /** The layers of `image` as jobs on the store's blob files; throws BlobNotFoundError for a missing layer. */
@@ -41,12 +45,13 @@ export async function layerJobs (store: Store, image: ResolvedImage): Promise<La
 export async function unpackRootfs (store: Store, image: ResolvedImage, target: string, options: UnpackOptions = {}): Promise<void> {
   if (await pathExists(target)) throw new InvalidRunRequestError(`cannot unpack into ${target}: it already exists`)
   const jobs = await layerJobs(store, image)
+  await mkdir(dirname(target), { recursive: true })
   const apply: ApplyOptions = {
     logger: options.logger ?? silentLogger,
     privileged: options.privileged ?? isPrivileged(),
+    limits: limitsFor(jobs, dirname(target), options.limits),
     ...(options.signal !== undefined ? { signal: options.signal } : {})
   }
-  await mkdir(dirname(target), { recursive: true })
   const temp = tempName(dirname(target), `.${basename(target)}.unpack`)
   await mkdir(temp, { mode: 0o755 })
   try {

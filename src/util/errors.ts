@@ -25,6 +25,20 @@ export function describeError (err: unknown): string {
   return parts.join(': ').replace(/\s*\n\s*/g, ' ')
 }
 
+/** Most characters of a path or name quoted in an error message: error lines stay readable (one line). */
+export const MAX_QUOTED_LENGTH = 200
+
+/**
+ * `text` cut to about `max` characters, keeping its start and end (where a path's root and leaf are) around an
+ * ellipsis, so that an error about a 4 KiB name stays one short line.
+ */
+export function shorten (text: string, max = MAX_QUOTED_LENGTH): string {
+  if (text.length <= max) return text
+  const head = Math.ceil((max - 1) / 2)
+  const tail = Math.floor((max - 1) / 2)
+  return `${text.slice(0, head)}…${text.slice(text.length - tail)}`
+}
+
 /** True when `err` is a Node system error with the given code (ENOENT, EEXIST, ...). */
 export function isErrno (err: unknown, code: string): boolean {
   return err instanceof Error && (err as NodeJS.ErrnoException).code === code

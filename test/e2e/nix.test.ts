@@ -3,7 +3,7 @@
  * own Nix store: A (the system store) and C (a chroot store) share a closure, B pulls it with `emergence nix pull`
  * from both into its empty chroot store; trusted keys refuse what no trusted key signed; and B's binary cache
  * serves `nix copy` a closure B does not hold, fetched from A on demand, signed with B's key, when B trusts A's
- * Nix key (and not otherwise).
+ * Nix key (and not otherwise); a node's cache serves what it shared, not the rest of its Nix store.
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -116,6 +116,17 @@ test('without trusted Nix keys, a node\'s binary cache does not serve what only 
   const hashPart = onDemand.all[0]?.slice('/nix/store/'.length, '/nix/store/'.length + 32) ?? ''
   const response = await fetch(`${status.nixCache ?? ''}/${hashPart}.narinfo`)
   assert.equal(response.status, 404)
+})
+
+test('a node\'s binary cache serves the paths it shared, not the rest of its Nix store', async () => {
+  const [a] = nodes as [ClusterNode]
+  const status = await json<NodeStatus>(a, ['node', 'status'])
+  const hashPart = (path: string): string => path.slice('/nix/store/'.length, '/nix/store/'.length + 32)
+  // The derivation that built a shared path is a valid path of A's (system) Nix store that A never shared.
+  const deriver = (await nixStore(['--query', '--deriver', big.root])).trim()
+  assert.equal(await nixStore(['--check-validity', deriver]).then(() => true, () => false), true, `${deriver} is in A's Nix store`)
+  assert.equal((await fetch(`${status.nixCache ?? ''}/${hashPart(big.root)}.narinfo`)).status, 200)
+  assert.equal((await fetch(`${status.nixCache ?? ''}/${hashPart(deriver)}.narinfo`)).status, 404)
 })
 
 async function isValid (storeRoot: string, path: string): Promise<boolean> {

@@ -4,7 +4,7 @@
  */
 import { test, after, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startCluster, stopAll, runToEnd, EMERGENCE_BIN, type ClusterNode } from '../../scripts/lib/cluster.ts'
@@ -92,8 +92,15 @@ test('a Nix closure runs with runc from its store path, with only its closure mo
   const run = await cli(join(work, 'solo'), ['run', '--rm', `${hello}/bin/hello`])
   assert.equal(run.status, 5, run.stderr)
   assert.equal(run.stdout, 'hello from a nix closure\n')
-  const listing = await cli(join(work, 'solo'), ['run', '--rm', hello, '--', `${hello}/bin/hello`])
-  assert.equal(listing.status, 5, listing.stderr)
+  const again = await cli(join(work, 'solo'), ['run', '--rm', hello, '--', `${hello}/bin/hello`])
+  assert.equal(again.status, 5, again.stderr)
+  // Inside the container /nix/store holds exactly the closure, though the host's store holds more.
+  const closure = (await runToEnd('nix-store', ['--query', '--requisites', hello])).stdout.trim().split('\n').sort()
+  const busybox = closure.find(path => path.endsWith('-e2e-run-busybox')) ?? ''
+  const listing = await cli(join(work, 'solo'), ['run', '--rm', hello, '--', `${busybox}/bin/busybox`, 'ls', '-1', '/nix/store'])
+  assert.equal(listing.status, 0, listing.stderr)
+  assert.deepEqual(listing.stdout.trim().split('\n').sort(), closure.map(path => path.slice('/nix/store/'.length)))
+  assert.ok((await readdir('/nix/store')).length > closure.length, 'the host store holds paths outside the closure')
 })
 
 test('a store path that is not in the Nix store, with no node to pull it from, is one clear error', async () => {

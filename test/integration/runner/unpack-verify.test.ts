@@ -13,7 +13,8 @@ import { digestOf } from '../../../src/oci/digest.ts'
 import { MEDIA_TYPE } from '../../../src/oci/media-types.ts'
 import { loadImage } from '../../../src/runner/image.ts'
 import { unpackRootfs } from '../../../src/runner/unpack.ts'
-import { buildTar, ingestLayout, umoci, writeLayout, type TarEntry } from './helpers/images.ts'
+import { buildTar, ingestLayout, umoci, writeLayout, type HandmadeImage, type TarEntry } from './helpers/images.ts'
+import type { Descriptor } from '../../../src/oci/types.ts'
 import { diffTrees, snapshotTree } from './helpers/tree.ts'
 
 const LAYER1: TarEntry[] = [
@@ -37,6 +38,11 @@ describe('unpack inputs and verification', () => {
   let dir: string
   let store: Store
   let layers: Buffer[]
+
+  async function ingestLayoutOf (layout: string, ref: string, image: HandmadeImage): Promise<Descriptor> {
+    await writeLayout(layout, 't', image)
+    return await ingestLayout(layout, 't', store, ref)
+  }
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'runner-verify-'))
@@ -111,18 +117,22 @@ describe('unpack inputs and verification', () => {
     await assert.rejects(unpackRootfs(store, await loadImage(store, 'verify/gzip:t'), target), { name: 'InvalidRunRequestError' })
   })
 
-  it('picks the host platform from an index and refuses an index without it', async () => {
+  it('picks the host platform from an index, wherever it stands, and refuses an index without it', async () => {
     const manifest = (await store.refs.get('verify/gzip:t'))!
     const host = (await loadImage(store, manifest)).config
-    const other = { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size, platform: { os: 'linux', architecture: 's390x' } }
+    // The foreign entry is another manifest (another digest), so picking the wrong entry cannot go unnoticed.
+    const foreign = await ingestLayoutOf(join(dir, 'layout-s390x'), 'verify/s390x:t', { layers, os: 'linux', architecture: 's390x' })
+    assert.notEqual(foreign.digest, manifest.digest)
+    const other = { mediaType: foreign.mediaType, digest: foreign.digest, size: foreign.size, platform: { os: 'linux', architecture: 's390x' } }
     const mine = { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size, platform: { os: 'linux', architecture: host.architecture ?? '' } }
-    for (const [name, entries] of [['both', [other, mine]], ['foreign', [other]]] as const) {
+    for (const [name, entries] of [['other-first', [other, mine]], ['mine-first', [mine, other]], ['foreign', [other]]] as const) {
       const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPE.ociIndex, manifests: entries }))
       const digest = digestOf(bytes)
       await store.blobs.write(digest, [bytes], { size: bytes.byteLength })
       await store.refs.set(`verify/index-${name}:t`, { mediaType: MEDIA_TYPE.ociIndex, digest, size: bytes.byteLength })
     }
-    assert.equal((await loadImage(store, 'verify/index-both:t')).manifestDescriptor.digest, manifest.digest)
+    assert.equal((await loadImage(store, 'verify/index-other-first:t')).manifestDescriptor.digest, manifest.digest)
+    assert.equal((await loadImage(store, 'verify/index-mine-first:t')).manifestDescriptor.digest, manifest.digest)
     await assert.rejects(loadImage(store, 'verify/index-foreign:t'), { name: 'NoMatchingPlatformError' })
   })
 })

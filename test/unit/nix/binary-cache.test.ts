@@ -116,5 +116,13 @@ test('a source that fails mid-NAR cuts the response short instead of ending it c
   }
   const cache = await createBinaryCache({ source })
   t.after(() => cache.close())
-  await assert.rejects(get(`${cache.url}/nar/${info.narHash.slice(7)}-${HASH}.nar`))
+  // The server must reset the connection: a response left hanging would only fail on the client's timeout (or
+  // when an idle keep-alive socket is closed, which is off here), and neither may count as the cut.
+  cache.server.keepAliveTimeout = 0
+  await assert.rejects(get(`${cache.url}/nar/${info.narHash.slice(7)}-${HASH}.nar`), (err: NodeJS.ErrnoException) => {
+    assert.notEqual(err.name, 'TimeoutError')
+    assert.notEqual(err.name, 'AbortError')
+    assert.equal(err.code, 'ECONNRESET', `${err.name}: ${err.message}`)
+    return true
+  })
 })

@@ -1,4 +1,4 @@
-/** Name cleaning and in-root resolution (specs.md §2): nothing resolves outside the root. */
+/** Name cleaning and in-root resolution (umoci, filepath-securejoin): nothing resolves outside the root. */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises'
@@ -68,5 +68,26 @@ describe('resolveInRoot', () => {
     assert.equal(await resolver.resolve('later/x'), 'later/x', 'served from the cache')
     resolver.invalidate()
     assert.equal(await resolver.resolve('later/x'), 'real/x')
+  })
+
+  it('resolves a new directory from its nearest cached ancestor: n nested directories cost n lookups', async () => {
+    // The unpacker asks for each entry's parent; in a layer of nested directories every parent is new.
+    const resolver = new DirResolver(root)
+    const depth = 200
+    let parent = ''
+    for (let i = 0; i < depth; i++) {
+      parent = parent === '' ? 'chain' : `${parent}/d`
+      assert.equal(resolver.resolve(parent), parent)
+    }
+    assert.equal(resolver.lookups, depth, 'one lookup per level, not one per level per entry')
+  })
+
+  it('follows a symlink met in the middle of a cached walk', async () => {
+    await mkdir(join(root, 'target/deep'), { recursive: true })
+    await symlink('target', join(root, 'via'))
+    const resolver = new DirResolver(root)
+    assert.equal(resolver.resolve('via'), 'target')
+    assert.equal(resolver.resolve('via/deep/x'), 'target/deep/x')
+    assert.equal(resolver.resolve('via/deep'), 'target/deep', 'the ancestors walked on the way were cached')
   })
 })
