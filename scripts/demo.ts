@@ -93,7 +93,7 @@ async function main (): Promise<void> {
     const first = await startNode({ dataDir })
     nodes.push(first)
     nodes.push(...await Promise.all(others.map(async dir => await startNode({
-      dataDir: dir, bootstrap: [first.address], extraArgs: ['--nix-store', join(dir, 'nix-store'), '--nix-cache', '127.0.0.1:0']
+      dataDir: dir, bootstrap: [first.address], trusted: [first.peerId], extraArgs: ['--nix-store', join(dir, 'nix-store'), '--nix-cache', '127.0.0.1:0']
     }))))
     for (const [i, node] of nodes.entries()) process.stdout.write(`node ${i + 1}: ${node.address}\n`)
 

@@ -93,7 +93,7 @@ async function emergenceFanout (n: number, mb: number, work: string, logs: strin
     if (imported.status !== 0) throw new Error(`import failed: ${imported.stderr}`)
     const imageBytes = (JSON.parse(imported.stdout) as Array<{ bytesWritten: number }>)[0]?.bytesWritten ?? 0
     const receivers = await Promise.all(Array.from({ length: n }, async (_, k) => await startNode({
-      dataDir: join(work, `h${k + 2}`), listen: `/ip4/${hostIp(k + 2)}/tcp/7701`, wrap: wrap(k + 2), bootstrap: [seed.address]
+      dataDir: join(work, `h${k + 2}`), listen: `/ip4/${hostIp(k + 2)}/tcp/7701`, wrap: wrap(k + 2), bootstrap: [seed.address], trusted: [seed.peerId]
     })))
     nodes.push(...receivers)
     receivers.forEach((node, k) => { keepLog(node, logs, `h${k + 2}`) })

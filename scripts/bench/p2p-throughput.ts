@@ -1,8 +1,11 @@
 /**
- * Verified pull throughput of one blob between two Emergence nodes in two processes, against the same bytes
- * sent over a raw Node TCP socket and fetched with curl from Debian's docker-registry, all in one run.
+ * Verified pull throughput of one blob between two Emergence nodes in two processes, over the data lane (TLS on
+ * its own TCP connection) and over libp2p streams (the same nodes with the puller's lanes off), against the same
+ * bytes sent over a raw Node TCP socket and fetched with curl from Debian's docker-registry, all in one run.
+ * `--runs N` repeats the lane / streams / raw TCP rounds N times and reports the median of each.
  *
- * Usage: node scripts/bench/p2p-throughput.ts [--size 256M|1G|<bytes>] [--piece-size <bytes>] [--keep]
+ * Usage: node scripts/bench/p2p-throughput.ts [--size 256M|1G|<bytes>] [--piece-size <bytes>] [--runs N]
+ *        [--no-registry] [--keep]
  * Prints a table; `--json` prints the numbers as JSON instead.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
@@ -139,10 +142,62 @@ async function registry (dir: string, file: string, digest: Digest): Promise<{ p
   return { proc, url }
 }
 
+interface Measured {
+  seconds: number
+  /** CPU seconds of the puller (this process) and the provider (the child) during the pull. */
+  cpu: { puller: number, provider: number }
+}
+
+/** One verified pull from the provider child into a fresh store; `lanes` false makes the puller use streams. */
+async function pullOnce (dir: string, addr: string, provider: ChildProcess, digest: Digest, size: number, lanes: boolean): Promise<Measured> {
+  const puller = await P2P.create({
+    store: await Store.open(join(dir, 'store')),
+    identityDir: join(dir, 'id'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    exchange: { lanes: { enabled: lanes } }
+  })
+  try {
+    await puller.dial(addr)
+    // The provider hashes its piece list on first request; do that outside the timed pull, as a holder does at ingest.
+    await puller.exchange.client.pieceList(puller.node.getPeers()[0] as NonNullable<ReturnType<typeof puller.node.getPeers>[number]>, digest, size)
+    const before = { puller: process.cpuUsage(), provider: await cpuSeconds(provider.pid) }
+    const pulled = await timed(async () => await puller.pullBlob({ digest, size }))
+    const cpu = { puller: cpuOf(process.cpuUsage(before.puller)), provider: await cpuSeconds(provider.pid) - before.provider }
+    if (lanes && (puller.exchange.lanes?.counts.bytes ?? 0) < size) throw new Error(`only ${puller.exchange.lanes?.counts.bytes ?? 0} bytes came over the lane`)
+    return { seconds: pulled.seconds, cpu }
+  } finally {
+    await puller.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+function median (values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+function medianOf (runs: Measured[]): Measured {
+  return {
+    seconds: median(runs.map(r => r.seconds)),
+    cpu: { puller: median(runs.map(r => r.cpu.puller)), provider: median(runs.map(r => r.cpu.provider)) }
+  }
+}
+
 async function main (): Promise<void> {
-  const { values } = parseArgs({ options: { size: { type: 'string', default: '1G' }, 'piece-size': { type: 'string' }, keep: { type: 'boolean' }, json: { type: 'boolean' } } })
+  const { values } = parseArgs({
+    options: {
+      size: { type: 'string', default: '1G' },
+      'piece-size': { type: 'string' },
+      runs: { type: 'string', default: '1' },
+      'no-registry': { type: 'boolean' },
+      keep: { type: 'boolean' },
+      json: { type: 'boolean' }
+    }
+  })
   const size = parseSize(values.size)
   const pieceSize = values['piece-size'] !== undefined ? parseSize(values['piece-size']) : undefined
+  const runs = Math.max(1, Number(values.runs))
   const dir = await mkdtemp(join(tmpdir(), 'emergence-bench-'))
   const children: ChildProcess[] = []
   try {
@@ -151,44 +206,43 @@ async function main (): Promise<void> {
     const providerStore = await Store.open(join(dir, 'provider'))
     await providerStore.blobs.write(digest, createReadStream(file, { highWaterMark: MiB }), { size })
 
-    // 1. Emergence: provider in a child process, verified pull into a store here.
+    // The provider runs in a child process; the puller here. Raw TCP: child process to this one, no disk, no check.
     const provider = await startChild(['serve-p2p', join(dir, 'provider'), join(dir, 'provider-id'), ...(pieceSize !== undefined ? [String(pieceSize)] : [])])
     children.push(provider.proc)
-    const puller = await P2P.create({ store: await Store.open(join(dir, 'puller')), identityDir: join(dir, 'puller-id'), listen: ['/ip4/127.0.0.1/tcp/0'] })
-    await puller.dial(provider.info.addr as string)
-    // The provider hashes its piece list on first request; do that outside the timed pull, as a holder does at ingest.
-    await puller.exchange.client.pieceList(puller.node.getPeers()[0] as NonNullable<ReturnType<typeof puller.node.getPeers>[number]>, digest, size)
-    const cpuBefore = { puller: process.cpuUsage(), provider: await cpuSeconds(provider.proc.pid) }
-    const p2p = await timed(async () => await puller.pullBlob({ digest, size }))
-    const cpu = {
-      puller: cpuOf(process.cpuUsage(cpuBefore.puller)),
-      provider: await cpuSeconds(provider.proc.pid) - cpuBefore.provider
-    }
-    await puller.stop()
-
-    // 2. Raw TCP socket, child process to this one, no verification, no disk write.
     const tcp = await startChild(['serve-tcp', file])
     children.push(tcp.proc)
-    const raw = await timed(async () => await rawTcp(tcp.info.port as number, size))
+    const measured = { lane: [] as Measured[], streams: [] as Measured[], raw: [] as Measured[] }
+    for (let round = 0; round < runs; round++) {
+      measured.lane.push(await pullOnce(join(dir, `lane-${round}`), provider.info.addr as string, provider.proc, digest, size, true))
+      measured.streams.push(await pullOnce(join(dir, `streams-${round}`), provider.info.addr as string, provider.proc, digest, size, false))
+      const before = { self: process.cpuUsage(), child: await cpuSeconds(tcp.proc.pid) }
+      const raw = await timed(async () => await rawTcp(tcp.info.port as number, size))
+      measured.raw.push({ seconds: raw.seconds, cpu: { puller: cpuOf(process.cpuUsage(before.self)), provider: await cpuSeconds(tcp.proc.pid) - before.child } })
+    }
 
-    // 3. curl from docker-registry (HTTP, no verification), written to a file.
-    const reg = await registry(dir, file, digest)
-    children.push(reg.proc)
-    const curl = await timed(async () => await run('curl', ['-sf', '-o', join(dir, 'curl-out'), `${reg.url}/v2/bench/blobs/${digest}`]))
-
-    const rows = [
-      { path: 'emergence p2p, verified, into the store (2 processes)', seconds: p2p.seconds },
-      { path: 'raw Node TCP socket, no disk, no check (2 processes)', seconds: raw.seconds },
-      { path: 'curl from docker-registry, to a file, no check', seconds: curl.seconds }
-    ].map(r => ({ ...r, mbps: size / 1e6 / r.seconds }))
-    const p2pRate = rows[0]?.mbps ?? 1
+    const rows: Array<{ path: string } & Measured> = [
+      { path: 'emergence, data lane (TLS 1.3 AES-GCM), verified, into the store', ...medianOf(measured.lane) },
+      { path: 'emergence, libp2p streams (Noise + Yamux), verified, into the store', ...medianOf(measured.streams) },
+      { path: 'raw Node TCP socket, no disk, no check', ...medianOf(measured.raw) }
+    ]
+    // 3. curl from docker-registry (HTTP, no verification), written to a file; once.
+    if (values['no-registry'] !== true) {
+      const reg = await registry(dir, file, digest)
+      children.push(reg.proc)
+      const curl = await timed(async () => await run('curl', ['-sf', '-o', join(dir, 'curl-out'), `${reg.url}/v2/bench/blobs/${digest}`]))
+      rows.push({ path: 'curl from docker-registry, to a file, no check (one run)', seconds: curl.seconds, cpu: { puller: Number.NaN, provider: Number.NaN } })
+    }
+    const rawRate = size / 1e6 / (rows[2]?.seconds ?? 1)
+    const table = rows.map(r => ({ ...r, mbps: size / 1e6 / r.seconds, vsRaw: size / 1e6 / r.seconds / rawRate, perGiB: { puller: r.cpu.puller * GiB / size, provider: r.cpu.provider * GiB / size } }))
     if (values.json === true) {
-      process.stdout.write(JSON.stringify({ size, pieceSize: pieceSize ?? 'default', rows, cpuSeconds: cpu }, null, 2) + '\n')
-    } else {
-      process.stdout.write(`blob ${(size / MiB).toFixed(0)} MiB, ${pieceSize !== undefined ? `${pieceSize / MiB} MiB` : 'default'} pieces\n`)
-      process.stdout.write('| path | s | MB/s | vs emergence |\n|---|---|---|---|\n')
-      for (const r of rows) process.stdout.write(`| ${r.path} | ${r.seconds.toFixed(2)} | ${r.mbps.toFixed(0)} | ${(r.mbps / p2pRate).toFixed(2)}x |\n`)
-      process.stdout.write(`\nemergence CPU per GiB moved: puller ${(cpu.puller * GiB / size).toFixed(1)} s, provider ${(cpu.provider * GiB / size).toFixed(1)} s\n`)
+      process.stdout.write(JSON.stringify({ size, pieceSize: pieceSize ?? 'default', runs, rows: table, all: measured }, null, 2) + '\n')
+      return
+    }
+    process.stdout.write(`blob ${(size / MiB).toFixed(0)} MiB, ${pieceSize !== undefined ? `${pieceSize / MiB} MiB` : 'default'} pieces, median of ${runs} run(s), load ${(await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')}\n`)
+    process.stdout.write('| path | s | MB/s | vs raw TCP | receiver CPU-s/GiB | sender CPU-s/GiB |\n|---|---|---|---|---|---|\n')
+    for (const r of table) {
+      const cpu = Number.isNaN(r.perGiB.puller) ? '- | -' : `${r.perGiB.puller.toFixed(2)} | ${r.perGiB.provider.toFixed(2)}`
+      process.stdout.write(`| ${r.path} | ${r.seconds.toFixed(2)} | ${r.mbps.toFixed(0)} | ${r.vsRaw.toFixed(2)}x | ${cpu} |\n`)
     }
   } finally {
     for (const proc of children) proc.kill('SIGTERM')

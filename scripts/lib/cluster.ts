@@ -42,6 +42,8 @@ export interface StartNodeOptions {
   listen?: string
   bootstrap?: string[]
   allow?: string[]
+  /** Peer ids trusted to resolve name:tag (`--trusted`); a node trusts nobody for tags by default. */
+  trusted?: string[]
   extraArgs?: string[]
   /** Prefix for the command, e.g. `['ip', 'netns', 'exec', 'ns1']`. */
   wrap?: string[]
@@ -59,6 +61,7 @@ export async function startNode (options: StartNodeOptions): Promise<ClusterNode
   const args = ['--data-dir', options.dataDir, '--json', 'node', 'start', '--no-mdns', '--listen', options.listen ?? '/ip4/127.0.0.1/tcp/0']
   if (options.bootstrap !== undefined && options.bootstrap.length > 0) args.push('--bootstrap', options.bootstrap.join(','))
   if (options.allow !== undefined && options.allow.length > 0) args.push('--allow', options.allow.join(','))
+  if (options.trusted !== undefined && options.trusted.length > 0) args.push('--trusted', options.trusted.join(','))
   args.push(...(options.extraArgs ?? []))
   const [cmd, cmdArgs] = command(options.wrap, args)
   const child = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
@@ -100,7 +103,7 @@ export async function startNode (options: StartNodeOptions): Promise<ClusterNode
   return node
 }
 
-/** Starts `count` nodes; every node after the first bootstraps from the first. */
+/** Starts `count` nodes; every node after the first bootstraps from the first and trusts it to resolve tags. */
 export async function startCluster (dataDirs: string[], options: Omit<StartNodeOptions, 'dataDir' | 'bootstrap'> = {}): Promise<ClusterNode[]> {
   const nodes: ClusterNode[] = []
   try {
@@ -108,7 +111,7 @@ export async function startCluster (dataDirs: string[], options: Omit<StartNodeO
     if (firstDir === undefined) return nodes
     const first = await startNode({ ...options, dataDir: firstDir })
     nodes.push(first)
-    nodes.push(...await Promise.all(rest.map(async dataDir => await startNode({ ...options, dataDir, bootstrap: [first.address] }))))
+    nodes.push(...await Promise.all(rest.map(async dataDir => await startNode({ ...options, dataDir, bootstrap: [first.address], trusted: [first.peerId] }))))
     return nodes
   } catch (err) {
     await stopAll(nodes)

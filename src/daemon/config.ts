@@ -5,13 +5,15 @@
  * ```yaml
  * listen: [/ip4/0.0.0.0/tcp/7701]
  * bootstrap: [/ip4/10.0.0.1/tcp/7701/p2p/12D3Koo...]
- * allowList: [12D3Koo...]        # empty: any peer may connect
- * trustedPeers: [12D3Koo...]     # who may answer name:tag; empty: any allowed peer
- * mdns: true
+ * allowList: [12D3Koo...]        # empty: any peer may connect (the node warns at start)
+ * trustedPeers: [12D3Koo...]     # who may resolve name:tag; empty: the allow-listed peers; neither: nobody
+ * mdns: false                    # discover and dial LAN peers (default off: docs/security.md)
  * uploadLimit: 50M               # bytes per second, K/M/G suffixes
  * downloadLimit: 0               # 0 = unlimited
  * nixStore: /srv/nix-b           # a chroot Nix store (--store DIR); absent: the system store
  * nixCache: 127.0.0.1:7702       # the Nix binary cache endpoint (host:port), or off
+ * nixCacheWholeStore: false      # true: the cache serves (and signs) every path of the local Nix store, not
+ *                                # only the paths shared with `emergence nix share` or pulled through the node
  * nixTrustedKeys: [name-1:base64...]   # when set, pulled Nix paths must be signed by one of these
  * ```
  */
@@ -41,6 +43,11 @@ export interface NodeConfig {
   nixStore?: string
   /** `host:port` of the Nix binary cache endpoint, or `off`. */
   nixCache: string
+  /**
+   * Whether the binary cache serves every valid path of the local Nix store. Off by default: the cache signs what
+   * it serves, and a node offers what its operator shared (`nix share`) or pulled through it, not every build.
+   */
+  nixCacheWholeStore: boolean
   /** Public keys (`name:base64`) one of which must have signed every Nix path pulled; empty: no signature needed. */
   nixTrustedKeys: string[]
 }
@@ -75,6 +82,7 @@ const fileSchema = z.object({
   downloadLimit: rate.optional(),
   nixStore: z.string().min(1).optional(),
   nixCache: z.string().refine(v => { try { parseListenAddress(v); return true } catch { return false } }, 'use host:port or off').optional(),
+  nixCacheWholeStore: z.boolean().optional(),
   nixTrustedKeys: z.array(z.string()).optional()
 }).strict()
 
@@ -133,10 +141,12 @@ export async function loadConfig (dataDir: string, options: { configFile?: strin
     bootstrap: [],
     allowList: [],
     trustedPeers: [],
-    mdns: true,
+    // Off unless asked for: mDNS announces the node to the whole LAN and dials whoever answers.
+    mdns: false,
     uploadLimit: 0,
     downloadLimit: 0,
     nixCache: DEFAULT_NIX_CACHE,
+    nixCacheWholeStore: false,
     nixTrustedKeys: [],
     ...fromFile,
     ...configFromEnv(env),

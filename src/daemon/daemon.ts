@@ -19,14 +19,11 @@ import type { NodeConfig } from './config.ts'
 import { assertNoDaemon, startControlServer, stopControlServer, type Routes } from './control-server.ts'
 import { eventsOf } from './events.ts'
 import { NixService } from './nix-service.ts'
+import { socketPath } from './socket-path.ts'
 
-export const SOCKET_NAME = 'emergence.sock'
 
-export function socketPath (dataDir: string): string {
-  return join(dataDir, SOCKET_NAME)
-}
-
-const pullSchema = z.object({ ref: z.string().min(1), platform: z.string().optional(), tagAs: z.string().optional() })
+/** `force`: move a ref the store already has to what the pull resolved (RefExistsError otherwise). */
+const pullSchema = z.object({ ref: z.string().min(1), platform: z.string().optional(), tagAs: z.string().optional(), force: z.boolean().optional() })
 const digestsSchema = z.object({ digests: z.array(z.string().refine(isDigest)) })
 const dialSchema = z.object({ address: z.string().min(1) })
 
@@ -38,6 +35,8 @@ function parseBody<T> (schema: z.ZodType<T>, body: unknown): T {
 
 export interface NodeStatus {
   peerId: string
+  /** The daemon's process id: `node stop` waits until it is gone. */
+  pid: number
   addresses: string[]
   dataDir: string
   peers: number
@@ -120,6 +119,7 @@ export class Daemon {
     const nix = await this.nix.status()
     return {
       peerId: this.p2p.peerId.toString(),
+      pid: process.pid,
       addresses: this.p2p.addresses,
       dataDir: this.config.dataDir,
       peers: this.p2p.node.getPeers().length,
@@ -153,7 +153,8 @@ export class Daemon {
           signal,
           onProgress: emit,
           ...(request.platform !== undefined ? { platform: parsePlatform(request.platform) } : {}),
-          ...(request.tagAs !== undefined ? { tagAs: request.tagAs } : {})
+          ...(request.tagAs !== undefined ? { tagAs: request.tagAs } : {}),
+          ...(request.force !== undefined ? { force: request.force } : {})
         }))
       },
       'POST /v1/announce': async ({ body }) => {

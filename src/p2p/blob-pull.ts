@@ -1,5 +1,5 @@
 /**
- * One blob pull (design.md "The data a pull moves", step 3): find holders, agree on a piece list, fetch pieces
+ * One blob pull (docs/protocol.md §3 and §7): find holders, agree on a piece list, fetch pieces
  * from every holder in parallel into the store's partial blob, verify each against the list, serve verified
  * pieces onward at once, and commit with the whole-blob digest. The attempt loop below handles the lists;
  * transfer.ts moves the pieces.

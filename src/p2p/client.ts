@@ -7,13 +7,15 @@ import type { PeerId, Stream } from '@libp2p/interface'
 import type { Digest } from '../oci/digest.ts'
 import type { Descriptor } from '../oci/types.ts'
 import { Bitfield } from './bitfield.ts'
-import type { PexPeer, Request, Response } from './codec.ts'
+import type { GetRequest, PexPeer, Request, Response } from './codec.ts'
 import { NotHaveError, PieceDeferredError, PeerErrorResponse, PeerUnreachableError, TruncatedResponseError, UnexpectedResponseError } from './errors.ts'
+import type { LaneAnswer, LaneConnection } from './lane/connection.ts'
+import { LaneClosedError } from './lane/errors.ts'
 import type { Semaphore, TokenBucket } from './limits.ts'
 import { makePieceList, type PieceList } from './piece-list.ts'
 import { pieceCount, pieceLength } from './pieces.ts'
 import type { TransferStats } from './stats.ts'
-import { FramedStream, type Frame } from './wire.ts'
+import { FramedStream } from './wire.ts'
 
 export interface ClientContext {
   dial: (peer: PeerId, signal: AbortSignal) => Promise<Stream>
@@ -23,6 +25,8 @@ export interface ClientContext {
   downloadBucket: TokenBucket | undefined
   requestTimeoutMs: number
   pieceTimeoutMs: number
+  /** The open data lane to a peer, if one is up or can be opened (lane/); undefined: libp2p streams. */
+  lane?: (peer: PeerId, signal?: AbortSignal) => Promise<LaneConnection | undefined>
 }
 
 export interface RequestOptions {
@@ -56,10 +60,17 @@ export interface PieceRef {
   index: number
 }
 
+/** Piece bytes as they came off the wire: chunks, not joined (joining would copy every piece once more). */
+export type PieceBytes = Iterable<Uint8Array> & { readonly byteLength: number }
+
 export interface PieceData {
   /** The piece sent: the one asked for, or one of `want`. */
   index: number
-  data: Frame
+  data: PieceBytes
+  /** The sha256 of `data` when it was taken on arrival (a data lane hashes as the bytes come in). */
+  sha256: Uint8Array | undefined
+  /** Gives `data`'s buffer back for reuse (a lane's pooled buffer); call once it is written or dropped. */
+  release: () => void
   /** The server's verified pieces when it is still downloading the blob itself. */
   verified: Bitfield | undefined
   /** A complete server's super-seeding hint: the pieces it has sent least. */
@@ -113,29 +124,46 @@ export class ExchangeClient {
     const release = await this.ctx.downloads.acquire(options.signal)
     try {
       await this.ctx.downloadBucket?.take(pieceLength(index, size, pieceSize), options.signal)
-      const request: Request = want !== undefined ? { type: 'GET', digest, index, pieceSize, want: want.toBase64() } : { type: 'GET', digest, index, pieceSize }
-      return await this.withStream(peer, options.signal, async framed => {
-        const response = await this.request(framed, request, `GET ${index}`, this.ctx.pieceTimeoutMs, options.signal)
-        if (response.type === 'NOT_HAVE') throw new NotHaveError(framed.peer, digest, index)
-        if (response.type === 'DEFER' && response.digest === digest && response.index === index) {
-          throw new PieceDeferredError(framed.peer, index, Bitfield.fromBase64(response.suggest, pieceCount(size, pieceSize)))
+      const request: GetRequest = want !== undefined ? { type: 'GET', digest, index, pieceSize, want: want.toBase64() } : { type: 'GET', digest, index, pieceSize }
+      const lane = await this.ctx.lane?.(peer, options.signal)
+      if (lane !== undefined) {
+        try {
+          return await this.pieceVia(laneChannel(lane), piece, request, want, options.signal)
+        } catch (err) {
+          // The lane closed under the request: once more on a stream, as the peer itself may be fine.
+          if (!(err instanceof LaneClosedError) || options.signal?.aborted === true) throw err
         }
-        if (response.type !== 'PIECE' || response.digest !== digest || (response.index !== index && want?.has(response.index) !== true)) {
-          throw new UnexpectedResponseError(`${response.type}${response.type === 'PIECE' ? ` ${response.index}` : ''} to GET ${index}`)
-        }
-        const sent = response.index
-        const length = pieceLength(sent, size, pieceSize)
-        if (response.length !== length) throw new UnexpectedResponseError(`piece ${sent} announced ${response.length} bytes, expected ${length}`)
-        const data = await framed.readData(length, `piece ${sent}`, this.ctx.pieceTimeoutMs, options.signal)
-        this.ctx.stats.addReceived(framed.peer, length)
-        const count = pieceCount(size, pieceSize)
-        const verified = response.bitfield !== undefined ? Bitfield.fromBase64(response.bitfield, count) : undefined
-        const suggest = response.suggest !== undefined ? Bitfield.fromBase64(response.suggest, count) : undefined
-        return { index: sent, data, verified, suggest }
-      })
+      }
+      return await this.withStream(peer, options.signal, async framed => await this.pieceVia({
+        peer: framed.peer,
+        request: async (r, what, timeoutMs, signal) => await this.request(framed, r, what, timeoutMs, signal),
+        readData: async (length, what, timeoutMs, signal) => ({ bytes: await framed.readData(length, what, timeoutMs, signal), sha256: undefined, release: () => {} })
+      }, piece, request, want, options.signal))
     } finally {
       release()
     }
+  }
+
+  /** One GET round trip on a stream or a lane, its answer checked against the request. */
+  private async pieceVia (channel: PieceChannel, piece: PieceRef, request: GetRequest, want: Bitfield | undefined, signal: AbortSignal | undefined): Promise<PieceData> {
+    const { digest, index, size, pieceSize } = piece
+    const response = await channel.request(request, `GET ${index}`, this.ctx.pieceTimeoutMs, signal)
+    if (response.type === 'NOT_HAVE') throw new NotHaveError(channel.peer, digest, index)
+    if (response.type === 'DEFER' && response.digest === digest && response.index === index) {
+      throw new PieceDeferredError(channel.peer, index, Bitfield.fromBase64(response.suggest, pieceCount(size, pieceSize)))
+    }
+    if (response.type !== 'PIECE' || response.digest !== digest || (response.index !== index && want?.has(response.index) !== true)) {
+      throw new UnexpectedResponseError(`${response.type}${response.type === 'PIECE' ? ` ${response.index}` : ''} to GET ${index}`)
+    }
+    const sent = response.index
+    const length = pieceLength(sent, size, pieceSize)
+    if (response.length !== length) throw new UnexpectedResponseError(`piece ${sent} announced ${response.length} bytes, expected ${length}`)
+    const { bytes, sha256, release } = await channel.readData(length, `piece ${sent}`, this.ctx.pieceTimeoutMs, signal)
+    this.ctx.stats.addReceived(channel.peer, length)
+    const count = pieceCount(size, pieceSize)
+    const verified = response.bitfield !== undefined ? Bitfield.fromBase64(response.bitfield, count) : undefined
+    const suggest = response.suggest !== undefined ? Bitfield.fromBase64(response.suggest, count) : undefined
+    return { index: sent, data: bytes, sha256, release, verified, suggest }
   }
 
   async resolve (peer: PeerId, ref: string, options: RequestOptions = {}): Promise<Descriptor | undefined> {
@@ -225,5 +253,32 @@ export class ExchangeClient {
       streams.splice(at, 1)
       void framed.close(1_000)
     }, IDLE_CLOSE_MS).unref()
+  }
+}
+
+/** Where one GET goes: a pooled libp2p stream or a data lane. */
+interface PieceChannel {
+  peer: string
+  request: (request: GetRequest, what: string, timeoutMs: number, signal?: AbortSignal) => Promise<Response>
+  readData: (length: number, what: string, timeoutMs: number, signal?: AbortSignal) => Promise<{ bytes: PieceBytes, sha256: Uint8Array | undefined, release: () => void }>
+}
+
+/** A lane answers header and data at once; the data is handed over when asked for, its length checked. */
+function laneChannel (lane: LaneConnection): PieceChannel {
+  let data: LaneAnswer['data']
+  return {
+    peer: lane.peer,
+    request: async (request, _what, timeoutMs, signal) => {
+      const answer = await lane.request(request, timeoutMs, signal)
+      if (answer.response.type === 'ERROR') throw new PeerErrorResponse(lane.peer, answer.response.code, answer.response.message)
+      data = answer.data
+      return answer.response
+    },
+    readData: async (length, what) => {
+      const got = data?.chunks.byteLength ?? 0
+      if (data === undefined || got !== length) throw new UnexpectedResponseError(`${what} has ${got} bytes, the header said ${length}`)
+      const chunks = data.chunks
+      return { bytes: chunks, sha256: data.sha256, release: () => { chunks.release() } }
+    }
   }
 }

@@ -45,3 +45,15 @@ export const DEFAULT_MAX_DOWNLOADS = 32
 export const DEFAULT_REQUESTS_PER_PEER = 4
 /** How many inbound/outbound blob-protocol streams one connection may carry. */
 export const MAX_PROTOCOL_STREAMS = 64
+
+/**
+ * Bounds on what peers can make a node hold (docs/protocol.md §6). A served stream buffers at most one request
+ * (a control frame and its length prefix); inbound blob streams are capped per peer and per node, and
+ * connections per peer and per node, so request buffers stay under MAX_INBOUND_STREAMS * MAX_REQUEST_BUFFER
+ * (32 MiB) whatever peers send.
+ */
+export const MAX_REQUEST_BUFFER = MAX_CONTROL_FRAME + 16
+export const MAX_INBOUND_STREAMS_PER_PEER = MAX_PROTOCOL_STREAMS
+export const MAX_INBOUND_STREAMS = 512
+export const MAX_CONNECTIONS_PER_PEER = 4
+export const MAX_CONNECTIONS = 256

@@ -131,6 +131,44 @@ export class RefNotResolvedError extends EmergenceError {
   }
 }
 
+/**
+ * A `name:tag` pull on a node that trusts nobody to say what a tag points at (docs/protocol.md §4.4): neither
+ * trusted peers nor an allow-list is configured. A digest needs no trust.
+ */
+export class UntrustedTagError extends EmergenceError {
+  constructor (ref: string) {
+    super(`cannot resolve ${ref}: no peer is trusted to resolve tags; name trusted peers (\`node start --trusted <peer ids>\` or \`trustedPeers:\` in config.yaml) or an allow-list (\`--allow\`), or pull by digest (name@sha256:...)`, { code: 'TAG_UNTRUSTED' })
+  }
+}
+
+/** Trusted peers point a tag at different content: nobody's word wins (docs/protocol.md §4.4). */
+export class TagConflictError extends EmergenceError {
+  readonly claims: ReadonlyArray<{ digest: string, peers: string[] }>
+
+  constructor (ref: string, claims: Array<{ digest: string, peers: string[] }>) {
+    const list = claims.map(c => `${c.digest} from ${c.peers.join(', ')}`).join('; ')
+    super(`trusted peers disagree about ${ref}: ${list}`, { code: 'TAG_CONFLICT' })
+    this.claims = claims
+  }
+}
+
+/** A pull would move a local ref that points elsewhere; it does only when asked (`force`). */
+export class RefExistsError extends EmergenceError {
+  readonly existing: string
+
+  constructor (ref: string, existing: string, incoming: string) {
+    super(`${ref} already points at ${existing}, not ${incoming}; pull with force to replace it`, { code: 'REF_EXISTS' })
+    this.existing = existing
+  }
+}
+
+/** An inbound stream over the per-peer or per-node limit: refused at once (docs/protocol.md §6). */
+export class StreamLimitError extends EmergenceError {
+  constructor (why: string) {
+    super(`stream refused: ${why}`, { code: 'STREAM_LIMIT' })
+  }
+}
+
 /** A limit's wait queue is full: the request is refused at once rather than queued without bound. */
 export class QueueFullError extends EmergenceError {
   constructor (maxQueue: number) {

@@ -3,7 +3,7 @@
  * removes it on stop, serves what `holdings` has, and offers the requesting side (`client`) to the puller and
  * to peer-exchange routing. Counts bytes served and received per peer.
  */
-import type { Libp2p, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { Libp2p, PeerId, PrivateKey, Startable, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { parseReference } from '../oci/reference.ts'
 import type { Descriptor } from '../oci/types.ts'
@@ -17,6 +17,8 @@ import { ExchangeClient } from './client.ts'
 import type { PexPeer } from './codec.ts'
 import { InvalidP2PConfigError } from './errors.ts'
 import { Holdings } from './holdings.ts'
+import { InboundStreams, type InboundLoad } from './inbound.ts'
+import { Lanes, type LaneInit } from './lane/index.ts'
 import { KeyedSemaphore, Semaphore, TokenBucket } from './limits.ts'
 import { isTcpAddress, parseTcpAddress } from './node.ts'
 import { choosePieceSize, isValidPieceSize } from './pieces.ts'
@@ -45,18 +47,28 @@ export interface ExchangeInit {
   pieceTimeoutMs?: number
   /** A served stream with no request for this long is closed. @default 30 s */
   idleStreamTimeoutMs?: number
+  /** Inbound blob streams served at once per peer / per node; more are reset. @default 64 / 512 */
+  maxInboundStreamsPerPeer?: number
+  maxInboundStreams?: number
+  /** Data lanes for piece bytes (lane/); on when `identity` is given, unless `enabled: false`. */
+  lanes?: Omit<LaneInit, 'logger'>
   logger?: Logger
 }
 
 export interface ExchangeComponents {
   node: ExchangeNode
   store: Store
+  /** The node's libp2p key, which signs the data lane's certificate; without it, no lanes. */
+  identity?: PrivateKey
 }
 
 export class Exchange implements Startable {
   readonly holdings: Holdings
   readonly client: ExchangeClient
   readonly stats = new TransferStats()
+  /** Data lanes (undefined when disabled): piece bytes on TLS over their own TCP connection. */
+  readonly lanes: Lanes | undefined
+  private readonly inbound: InboundStreams
   private readonly node: ExchangeNode
   private readonly store: Store
   private readonly serverContext: Omit<ServerContext, 'signal'>
@@ -76,7 +88,13 @@ export class Exchange implements Startable {
     this.holdings = new Holdings(this.store, size => this.pieceSizeFor(size))
     const requestTimeoutMs = init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
     const logger = init.logger ?? silentLogger
+    const lanes = components.identity !== undefined && init.lanes?.enabled !== false
+      ? new Lanes({ node: this.node, identity: components.identity }, { ...init.lanes, logger })
+      : undefined
+    this.lanes = lanes
+    this.inbound = new InboundStreams(init.maxInboundStreamsPerPeer, init.maxInboundStreams)
     this.serverContext = {
+      inbound: this.inbound,
       holdings: this.holdings,
       stats: this.stats,
       uploads: new Semaphore(init.maxUploads ?? DEFAULT_MAX_UPLOADS, 256),
@@ -94,13 +112,19 @@ export class Exchange implements Startable {
       downloads: new Semaphore(init.maxDownloads ?? DEFAULT_MAX_DOWNLOADS),
       downloadBucket: bucket(init.downloadRate),
       requestTimeoutMs,
-      pieceTimeoutMs: init.pieceTimeoutMs ?? DEFAULT_PIECE_TIMEOUT_MS
+      pieceTimeoutMs: init.pieceTimeoutMs ?? DEFAULT_PIECE_TIMEOUT_MS,
+      ...(lanes !== undefined ? { lane: async (peer: PeerId, signal?: AbortSignal) => await lanes.forPeer(peer, signal) } : {})
     })
   }
 
   /** The piece size this node cuts a blob of `size` bytes at. */
   pieceSizeFor (size: number): number {
     return this.forcedPieceSize ?? choosePieceSize(size)
+  }
+
+  /** The inbound streams being served and the request bytes they hold (docs/protocol.md §6). */
+  inboundLoad (): InboundLoad {
+    return this.inbound.load()
   }
 
   async start (): Promise<void> {
@@ -111,6 +135,7 @@ export class Exchange implements Startable {
       maxInboundStreams: MAX_PROTOCOL_STREAMS,
       maxOutboundStreams: MAX_PROTOCOL_STREAMS
     })
+    await this.lanes?.start(context)
     this.started = true
   }
 
@@ -119,6 +144,7 @@ export class Exchange implements Startable {
     this.started = false
     this.controller.abort(new Error('the exchange is stopping'))
     this.client.closeIdle()
+    await this.lanes?.stop()
     await this.node.unhandle(BLOB_PROTOCOL)
     await this.holdings.close()
   }

@@ -7,6 +7,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises'
 import { isErrno } from '../util/errors.ts'
+import { pieceBuffers } from './buffer-pool.ts'
 
 const IDLE_MS = 5_000
 const MAX_OPEN = 64
@@ -32,11 +33,14 @@ export class FileCache {
         return undefined
       }
       if (end > opened.size) return undefined
-      const buffer = Buffer.allocUnsafe(end - start)
+      const buffer = pieceBuffers.take(end - start)
       let done = 0
       while (done < buffer.byteLength) {
         const { bytesRead } = await opened.handle.read(buffer, done, buffer.byteLength - done, start + done)
-        if (bytesRead === 0) return undefined
+        if (bytesRead === 0) {
+          pieceBuffers.give(buffer)
+          return undefined
+        }
         done += bytesRead
       }
       return buffer

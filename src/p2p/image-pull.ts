@@ -1,9 +1,11 @@
 /**
- * Pulling an image (design.md "The data a pull moves"): resolve the ref (a tag from trusted peers, a digest
- * from nobody), fetch the root, pick the platform's manifest from an index, fetch config and layers in
- * parallel, and write the ref into index.json last, so the image is visible only when all its blobs are. All
- * blobs are committed under one store lease, released at the end. Only the chosen platform's blobs are
- * fetched (as containerd does); the ref names the root as resolved, so every peer answers RESOLVE alike.
+ * Pulling an image (docs/architecture.md, docs/protocol.md §7 "Images"): resolve the ref (a tag from trusted
+ * peers, a digest from nobody), fetch the root, pick the platform's manifest from an index, fetch config and
+ * layers in parallel, and write the ref into index.json last, so the image is visible only when all its blobs
+ * are. All blobs are committed under one store lease, released at the end. Only the chosen platform's blobs are
+ * fetched (as containerd does); the ref names the root as resolved, so every peer answers RESOLVE alike. A ref
+ * the store already has is moved to other content only with `force` (RefExistsError otherwise), checked before
+ * anything is fetched and again just before the ref is written.
  */
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -15,6 +17,7 @@ import { formatReference, parseReference } from '../oci/reference.ts'
 import { MAX_JSON_BYTES, parseIndex, parseManifest, type Descriptor, type Platform } from '../oci/types.ts'
 import { sniffMediaType } from '../oci/walk.ts'
 import type { BlobPullResult } from './blob-pull.ts'
+import { RefExistsError } from './errors.ts'
 import { ProgressTracker, type PullProgress } from './progress.ts'
 import type { Puller } from './puller.ts'
 
@@ -25,6 +28,8 @@ export interface PullImageOptions {
   onProgress?: (progress: PullProgress) => void
   /** The ref written into index.json. @default `name:tag`, `name@digest`, or the bare digest, as given */
   tagAs?: string
+  /** Move the ref if the store has it pointing at other content. @default false */
+  force?: boolean
 }
 
 export interface ImagePullResult {
@@ -51,7 +56,7 @@ function parseTarget (ref: string, tagAs: string | undefined): Target {
 }
 
 export async function pullImage (puller: Puller, ref: string, options: PullImageOptions = {}): Promise<ImagePullResult> {
-  const target = parseTarget(ref, options.tagAs)
+  const target = await heldTarget(puller, parseTarget(ref, options.tagAs), options)
   const progress = new ProgressTracker(target.writeAs, options.onProgress)
   const fetched = { bytes: 0, fromPeers: {} as Record<string, number> }
   const hints: PeerId[] = []
@@ -86,17 +91,20 @@ export async function pullImage (puller: Puller, ref: string, options: PullImage
   try {
     let root: Descriptor
     if (target.tag !== undefined) {
-      const resolution = await puller.resolve(target.tag, { signal })
+      const resolution = await puller.resolveTag(target.tag, { signal })
       root = resolution.descriptor
       hints.push(...resolution.peers)
+      await keepRef(puller, target.writeAs, root.digest, options.force)
     } else {
       const digest = target.root as Digest
+      await keepRef(puller, target.writeAs, digest, options.force)
       progress.addBlobs(1, 0)
       const result = await blob({ digest }, MAX_JSON_BYTES)
       root = await describeRoot(puller, digest, result.size)
     }
     progress.phase('fetching')
     const manifest = await fetchManifest(puller, root, target.tag === undefined, options.platform ?? puller.platform ?? hostPlatform(), progress, blob)
+    await keepRef(puller, target.writeAs, root.digest, options.force)
     await puller.store.refs.set(target.writeAs, root)
     progress.phase('done')
     return { ref: target.writeAs, descriptor: root, manifest, progress: progress.snapshot(), fetchedBytes: fetched.bytes, fromPeers: fetched.fromPeers }
@@ -104,6 +112,23 @@ export async function pullImage (puller: Puller, ref: string, options: PullImage
     controller.abort(new Error('image pull ended'))
     await lease.release()
   }
+}
+
+/**
+ * A tag the store already holds is not asked of peers: the pull completes what the ref names, by digest (no trust
+ * needed, no network when every blob is in) and moves nothing. `force` (or `tagAs`) asks the trusted peers.
+ */
+async function heldTarget (puller: Puller, target: Target, options: PullImageOptions): Promise<Target> {
+  if (target.tag === undefined || options.force === true || options.tagAs !== undefined) return target
+  const held = await puller.store.refs.get(target.writeAs)
+  return held !== undefined ? { root: held.digest, writeAs: target.writeAs } : target
+}
+
+/** Throws RefExistsError when `ref` points at other content than `digest` and the caller did not force it. */
+async function keepRef (puller: Puller, ref: string, digest: Digest, force: boolean | undefined): Promise<void> {
+  if (force === true) return
+  const existing = await puller.store.refs.get(ref)
+  if (existing !== undefined && existing.digest !== digest) throw new RefExistsError(ref, existing.digest, digest)
 }
 
 type FetchBlob = (descriptor: { digest: Digest, size?: number }, maxSize?: number) => Promise<BlobPullResult>

@@ -1,71 +1,14 @@
 /**
- * Bounded resources (design.md "Bounded resources"): a counting semaphore with a bounded wait queue for
+ * Bounded resources (docs/protocol.md §6): a counting semaphore with a bounded wait queue for
  * concurrency limits, and a token bucket for byte-rate limits. Both take an AbortSignal on every wait.
  */
+import { Semaphore as BaseSemaphore } from '../util/semaphore.ts'
 import { QueueFullError } from './errors.ts'
 
-export class Semaphore {
-  readonly limit: number
-  private readonly maxQueue: number
-  private active = 0
-  private readonly waiting: Array<{ resolve: () => void, reject: (err: unknown) => void }> = []
-
+/** The shared semaphore (util/semaphore.ts) refusing waiters past `maxQueue` with QueueFullError (BUSY). */
+export class Semaphore extends BaseSemaphore {
   constructor (limit: number, maxQueue = Infinity) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`semaphore limit must be a positive integer, got ${limit}`)
-    this.limit = limit
-    this.maxQueue = maxQueue
-  }
-
-  get inUse (): number {
-    return this.active
-  }
-
-  get queued (): number {
-    return this.waiting.length
-  }
-
-  /** Waits for a slot; returns the function that gives it back (idempotent). */
-  async acquire (signal?: AbortSignal): Promise<() => void> {
-    signal?.throwIfAborted()
-    if (this.active < this.limit) {
-      this.active++
-      return this.releaser()
-    }
-    if (this.waiting.length >= this.maxQueue) throw new QueueFullError(this.maxQueue)
-    await new Promise<void>((resolve, reject) => {
-      const entry = {
-        resolve: () => { signal?.removeEventListener('abort', onAbort); resolve() },
-        reject
-      }
-      const onAbort = (): void => {
-        const at = this.waiting.indexOf(entry)
-        if (at !== -1) this.waiting.splice(at, 1)
-        reject(signal?.reason)
-      }
-      signal?.addEventListener('abort', onAbort, { once: true })
-      this.waiting.push(entry)
-    })
-    return this.releaser()
-  }
-
-  async run<T> (fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const release = await this.acquire(signal)
-    try {
-      return await fn()
-    } finally {
-      release()
-    }
-  }
-
-  private releaser (): () => void {
-    let released = false
-    return () => {
-      if (released) return
-      released = true
-      const next = this.waiting.shift()
-      if (next !== undefined) next.resolve()
-      else this.active--
-    }
+    super(limit, { maxQueue, queueFull: max => new QueueFullError(max) })
   }
 }
 
@@ -116,13 +59,15 @@ export class TokenBucket {
   private tokens: number
   private last: number
   private queue: Promise<void> = Promise.resolve()
+  private readonly clock: Clock
 
-  constructor (rate: number, burst = rate) {
+  constructor (rate: number, burst = rate, clock: Clock = REAL_CLOCK) {
     if (!(rate > 0)) throw new RangeError(`rate must be positive, got ${rate}`)
     this.rate = rate
     this.burst = Math.max(1, burst)
     this.tokens = this.burst
-    this.last = performance.now()
+    this.clock = clock
+    this.last = clock.now()
   }
 
   async take (bytes: number, signal?: AbortSignal): Promise<void> {
@@ -132,7 +77,7 @@ export class TokenBucket {
   }
 
   private refill (): void {
-    const now = performance.now()
+    const now = this.clock.now()
     this.tokens = Math.min(this.burst, this.tokens + (now - this.last) * this.rate / 1000)
     this.last = now
   }
@@ -141,12 +86,20 @@ export class TokenBucket {
     this.refill()
     while (this.tokens < 0) {
       signal?.throwIfAborted()
-      await sleep(Math.ceil(-this.tokens * 1000 / this.rate), signal)
+      await this.clock.sleep(Math.ceil(-this.tokens * 1000 / this.rate), signal)
       this.refill()
     }
     this.tokens -= bytes
   }
 }
+
+/** Time as the token bucket sees it: milliseconds, and a wait that an AbortSignal cancels (tests pass a fake). */
+export interface Clock {
+  now: () => number
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>
+}
+
+const REAL_CLOCK: Clock = { now: () => performance.now(), sleep: async (ms, signal) => { await sleep(ms, signal) } }
 
 /** setTimeout as a promise that an AbortSignal cancels. */
 export async function sleep (ms: number, signal?: AbortSignal): Promise<void> {

@@ -1,6 +1,6 @@
 /**
- * The piece lists one pull has seen, grouped by content. A list cannot be checked on its own (design.md
- * "Pieces and trust"), so the pull works with the list most peers agree on and keeps the others as
+ * The piece lists one pull has seen, grouped by content. A list cannot be checked on its own (docs/protocol.md
+ * §3 "Trust"), so the pull works with the list most peers agree on and keeps the others as
  * alternatives. A piece that fails the current list is blamed on the peer that sent it only when that peer's
  * own list agrees at that piece; otherwise the peer and the list disagree, and the whole-blob digest decides:
  * a committed blob proves its list, so every peer that gave a different one lied; a blob that fails its digest

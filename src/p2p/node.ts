@@ -1,7 +1,8 @@
 /**
  * The libp2p 3 node every Emergence daemon runs: TCP, Noise, Yamux (tuned for bulk transfers), identify, ping,
  * a private LAN-style Kademlia DHT, bootstrap peers, optional mDNS (stack.ts), a persistent Ed25519 identity,
- * and an allow-list enforced by the connection gater on inbound and outbound connections alike.
+ * and a connection gater: the allow-list, enforced on inbound and outbound connections alike, and a cap on the
+ * connections one peer may hold to us (docs/protocol.md §6). A node without an allow-list says so at start.
  */
 import type { Identify } from '@libp2p/identify'
 import { KEEP_ALIVE, type ConnectionGater, type Libp2p, type PeerId } from '@libp2p/interface'
@@ -11,6 +12,7 @@ import type { Ping } from '@libp2p/ping'
 import { ipPortToMultiaddr } from '@libp2p/utils'
 import { describeError } from '../util/errors.ts'
 import { silentLogger, type Logger } from '../util/logger.ts'
+import { MAX_CONNECTIONS_PER_PEER } from './constants.ts'
 import { InvalidP2PConfigError } from './errors.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 
@@ -31,17 +33,22 @@ export interface NodeInit {
   allowList?: string[]
   /** Discover peers on the LAN with mDNS and dial them. @default false */
   mdns?: boolean
+  /** Connections one peer may hold to this node at once. @default MAX_CONNECTIONS_PER_PEER */
+  maxConnectionsPerPeer?: number
   logger?: Logger
 }
 
-/** Refuses every peer not on the list, at dial time and after the Noise handshake proves the peer's id. */
-export function allowListGater (allowed: ReadonlySet<string>): ConnectionGater {
-  const deny = (peer: PeerId): boolean => !allowed.has(peer.toString())
+/**
+ * Refuses every peer not on the allow-list (when there is one), at dial time and after the Noise handshake proves
+ * the peer's id, and an inbound connection from a peer that already holds `maxPerPeer`.
+ */
+export function allowListGater (allowed: ReadonlySet<string> | undefined, connectionsOf: (peer: PeerId) => number = () => 0, maxPerPeer = MAX_CONNECTIONS_PER_PEER): ConnectionGater {
+  const deny = (peer: PeerId): boolean => allowed !== undefined && !allowed.has(peer.toString())
   return {
     denyDialPeer: deny,
     denyInboundEncryptedConnection: deny,
     denyOutboundEncryptedConnection: deny,
-    denyInboundUpgradedConnection: deny,
+    denyInboundUpgradedConnection: peer => deny(peer) || connectionsOf(peer) >= maxPerPeer,
     denyOutboundUpgradedConnection: deny
   }
 }
@@ -57,6 +64,9 @@ function parseAllowList (ids: string[]): Set<string> {
   }
   return set
 }
+
+/** How long start-up waits for each bootstrap peer to answer before going on without it. */
+const BOOTSTRAP_DIAL_MS = 5_000
 
 /** Peer ids of bootstrap multiaddrs, which must end in `/p2p/<peer id>`. */
 function bootstrapPeers (addrs: string[]): Array<{ id: PeerId, addr: string }> {
@@ -101,21 +111,34 @@ export async function createNode (init: NodeInit): Promise<EmergenceNode> {
   for (const peer of peers) {
     if (allowed !== undefined && !allowed.has(peer.id.toString())) logger.warn(`bootstrap peer ${peer.id.toString()} is not on the allow-list`)
   }
+  if (allowed === undefined) {
+    logger.warn('no allow-list: any peer that reaches this node may connect and fetch what it holds; set one with --allow or allowList: in config.yaml')
+  }
   // The libp2p stack is loaded here, not at import: the CLI imports this module (through the daemon) for every
   // command, and loading libp2p, Noise, Yamux and the DHT costs most of a second.
   const { createLibp2pNode } = await import('./stack.ts')
+  // The gater exists before the node it asks about; until the node does, nobody is connected.
+  const built: { node?: EmergenceNode } = {}
+  const connectionsOf = (peer: PeerId): number => built.node?.getConnections(peer).length ?? 0
   const node = await createLibp2pNode({
     privateKey: await loadOrCreateIdentity(init.identityDir, logger),
     listen: init.listen ?? DEFAULT_LISTEN,
     ...(init.announce !== undefined ? { announce: init.announce } : {}),
-    ...(allowed !== undefined ? { gater: allowListGater(allowed) } : {}),
+    gater: allowListGater(allowed, connectionsOf, init.maxConnectionsPerPeer),
     bootstrap: peers.map(p => p.addr),
     mdns: init.mdns === true
   })
+  built.node = node
   // Keep bootstrap peers connected: libp2p re-dials KEEP_ALIVE-tagged peers when their connection drops.
   for (const peer of peers) {
     await node.peerStore.merge(peer.id, { tags: { [KEEP_ALIVE]: { value: 1 } } })
   }
+  // Dial the bootstrap peers before the node counts as started, so that a command run right after
+  // `node start --detach` finds them connected; one that does not answer in time is left to the re-dials above.
+  await Promise.all(peers.filter(peer => isTcpAddress(peer.addr)).map(async peer => {
+    await node.dial(parseTcpAddress(peer.addr), { signal: AbortSignal.timeout(BOOTSTRAP_DIAL_MS) })
+      .catch(err => { logger.warn(`bootstrap peer ${peer.addr} did not answer: ${describeError(err)}`) })
+  }))
   node.addEventListener('peer:discovery', event => {
     const id = event.detail.id
     if (id.equals(node.peerId) || (allowed !== undefined && !allowed.has(id.toString()))) return

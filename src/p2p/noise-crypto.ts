@@ -1,6 +1,6 @@
 /**
  * Noise's transport cipher with the session keys kept as node:crypto KeyObjects. The default implementation
- * imports the raw 32-byte key for every 64 KiB frame (libp2p-v3.md: ~15% of a receiver's CPU in key handling);
+ * imports the raw 32-byte key for every 64 KiB frame (a CPU profile of a receiver: ~15% of its time in key handling);
  * importing it once per session and reusing it decrypts about 1.4x faster here. Same algorithm, same bytes on the
  * wire: peers with the stock implementation interoperate.
  */

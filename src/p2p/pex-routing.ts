@@ -1,5 +1,5 @@
 /**
- * The fast path of routing (design.md "Swarming without a tracker"): instead of waiting for the DHT, ask every
+ * The fast path of routing (docs/protocol.md §7 "Finding peers"): instead of waiting for the DHT, ask every
  * connected peer HAVE at once. In a small cluster every node is connected to every other, so this finds all
  * holders in one round trip; the peers they name in their answers (peer exchange) are yielded too, after the
  * holders that answered themselves. provide/withdraw do nothing: HAVE is answered from the holdings directly.

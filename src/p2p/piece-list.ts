@@ -53,10 +53,10 @@ export function hashChunks (chunks: Iterable<Uint8Array>): Uint8Array {
   return hash.digest()
 }
 
-/** True when `chunks` hash to the list's entry for piece `index`. */
-export function pieceMatches (list: PieceList, index: number, chunks: Iterable<Uint8Array>): boolean {
+/** True when `chunks` hash to the list's entry for piece `index`; `sha256`, when given, is their hash taken on arrival. */
+export function pieceMatches (list: PieceList, index: number, chunks: Iterable<Uint8Array>, sha256?: Uint8Array): boolean {
   const expected = list.hashes.subarray(index * PIECE_HASH_LENGTH, (index + 1) * PIECE_HASH_LENGTH)
-  return expected.byteLength === PIECE_HASH_LENGTH && Buffer.from(hashChunks(chunks)).equals(expected)
+  return expected.byteLength === PIECE_HASH_LENGTH && Buffer.from(sha256 ?? hashChunks(chunks)).equals(expected)
 }
 
 /** Hashes a file piece by piece; it must hold exactly `size` bytes. */

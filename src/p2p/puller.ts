@@ -1,26 +1,33 @@
 /**
  * The puller: `pullBlob` fetches one blob from every peer that has it (blob-pull.ts), `pullImage` resolves a
- * reference and fetches an image's blobs (image-pull.ts), `resolve` asks trusted peers what a tag points at.
- * Concurrent pulls of the same blob share one transfer. Peers that serve bad pieces or lying piece lists are
- * banned for the puller's lifetime.
+ * reference and fetches an image's blobs (image-pull.ts), `resolveTag` asks the trusted peers what a tag points
+ * at. Concurrent pulls of the same blob share one transfer (shared-pull.ts). Peers that serve bad pieces or lying
+ * piece lists are banned for the puller's lifetime.
+ *
+ * Whom a tag is taken from (docs/protocol.md §4.4): the configured trusted peers; without them, the allow-listed
+ * peers (in a cluster with an allow-list, membership is the trust); with neither, nobody (UntrustedTagError).
  */
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Digest } from '../oci/digest.ts'
 import type { Platform } from '../oci/types.ts'
+import type { Lease } from '../store/leases.ts'
 import type { Store } from '../store/store.ts'
 import { silentLogger, type Logger } from '../util/logger.ts'
 import { BlobPull, type BlobPullOptions, type BlobPullResult } from './blob-pull.ts'
-import { InvalidP2PConfigError } from './errors.ts'
+import { InvalidP2PConfigError, UntrustedTagError } from './errors.ts'
 import type { Exchange } from './exchange.ts'
 import { pullImage, type ImagePullResult, type PullImageOptions } from './image-pull.ts'
 import { BanList, DEFAULT_PULL_CONFIG, type PullConfig } from './pull-state.ts'
-import { resolveFromPeers, type Resolution } from './resolve.ts'
+import { resolveAgreed, resolveFromPeers, type ResolveContext, type Resolution } from './resolve.ts'
+import { SharedPulls } from './shared-pull.ts'
 import type { Routing } from './routing.ts'
 
 export interface PullerInit extends Partial<PullConfig> {
-  /** Peer ids whose answers to RESOLVE are accepted; empty: any connected (allow-listed) peer. */
+  /** Peer ids whose answers to RESOLVE for a tag are accepted; empty: the allow-listed peers. */
   trustedPeers?: string[]
+  /** The node's allow-list: without trusted peers, its members resolve tags; empty: nobody does. */
+  allowList?: string[]
   /** How long to wait for RESOLVE answers. @default 3 s */
   resolveTimeoutMs?: number
   /** Blobs of one image pulled at once. @default 3 */
@@ -46,21 +53,18 @@ export class Puller {
   private readonly components: PullerComponents
   private readonly config: PullConfig
   private readonly trusted: PeerId[]
+  private readonly allowed: PeerId[]
   private readonly resolveTimeoutMs: number
-  private readonly running = new Map<Digest, Promise<BlobPullResult>>()
+  private readonly shared: SharedPulls
 
   constructor (components: PullerComponents, init: PullerInit = {}) {
     this.components = components
     this.store = components.store
-    const { trustedPeers, resolveTimeoutMs, parallelBlobs, platform, logger, ...config } = init
+    const { trustedPeers, allowList, resolveTimeoutMs, parallelBlobs, platform, logger, ...config } = init
     this.config = { ...DEFAULT_PULL_CONFIG, ...Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)) }
-    this.trusted = (trustedPeers ?? []).map(id => {
-      try {
-        return peerIdFromString(id)
-      } catch {
-        throw new InvalidP2PConfigError(`trusted peer ${JSON.stringify(id)} is not a peer id`)
-      }
-    })
+    this.trusted = peerIds(trustedPeers, 'trusted peer')
+    this.allowed = peerIds(allowList, 'allow-list entry')
+    this.shared = new SharedPulls(async () => await this.store.createLease())
     this.resolveTimeoutMs = resolveTimeoutMs ?? 3_000
     this.parallelBlobs = parallelBlobs ?? 3
     this.platform = platform
@@ -72,15 +76,10 @@ export class Puller {
    * Without a size, the size the holders report is used, up to `options.maxSize`.
    */
   async pullBlob (descriptor: { digest: Digest, size?: number }, options: BlobPullOptions = {}): Promise<BlobPullResult> {
-    const running = this.running.get(descriptor.digest)
-    if (running !== undefined) {
-      const result = await running
-      await options.lease?.add(descriptor.digest)
-      return { ...result, alreadyPresent: true, fetchedBytes: 0, fromPeers: {} }
-    }
-    const components = { ...this.components, self: this.components.node.peerId, bans: this.bans, logger: this.logger }
-    const pull = new BlobPull(components, this.config, descriptor, options)
-    const work = (async () => {
+    const { signal, lease, ...rest } = options
+    const start = async (shared: Lease, own: AbortSignal): Promise<BlobPullResult> => {
+      const components = { ...this.components, self: this.components.node.peerId, bans: this.bans, logger: this.logger }
+      const pull = new BlobPull(components, this.config, descriptor, { ...rest, lease: shared, signal: own })
       try {
         return await pull.run()
       } catch (err) {
@@ -92,30 +91,58 @@ export class Puller {
       } finally {
         await pull.close()
       }
-    })()
-    this.running.set(descriptor.digest, work)
-    try {
-      return await work
-    } finally {
-      this.running.delete(descriptor.digest)
     }
+    const { result, joined } = await this.shared.join(descriptor.digest, start, { ...(signal !== undefined ? { signal } : {}), ...(lease !== undefined ? { lease } : {}) })
+    return joined ? { ...result, alreadyPresent: true, fetchedBytes: 0, fromPeers: {} } : result
   }
 
-  /** Resolves `name:tag` with the trusted peers (resolve.ts). */
+  /**
+   * Resolves `name:tag` with the peers trusted for tags: every one that knows it must agree (resolve.ts).
+   * UntrustedTagError when the node trusts nobody.
+   */
+  async resolveTag (ref: string, options: { signal?: AbortSignal } = {}): Promise<Resolution> {
+    const self = this.components.node.peerId
+    let candidates = this.trusted
+    if (candidates.length === 0) {
+      const connected = new Set(this.components.node.getPeers().map(String))
+      candidates = this.allowed.filter(p => connected.has(p.toString()))
+      if (this.allowed.length === 0) throw new UntrustedTagError(ref)
+    }
+    return await resolveAgreed(ref, this.resolveContext(candidates.filter(p => !p.equals(self)), options.signal))
+  }
+
+  /**
+   * Resolves a Nix path record ref with every connected peer, the majority first (resolve.ts): records carry
+   * their own signatures and hashes, which the Nix side checks.
+   */
   async resolve (ref: string, options: { signal?: AbortSignal } = {}): Promise<Resolution> {
     const self = this.components.node.peerId
     const candidates = this.trusted.length > 0 ? this.trusted : this.components.node.getPeers()
-    return await resolveFromPeers(ref, {
-      client: this.components.exchange.client,
-      candidates: candidates.filter(p => !p.equals(self) && !this.bans.isBanned(p.toString())),
-      timeoutMs: this.resolveTimeoutMs,
-      logger: this.logger,
-      ...(options.signal !== undefined ? { signal: options.signal } : {})
-    })
+    return await resolveFromPeers(ref, this.resolveContext(candidates.filter(p => !p.equals(self)), options.signal))
   }
 
   /** Pulls an image by `name:tag`, `name@digest`, `name:tag@digest` or a bare digest (image-pull.ts). */
   async pullImage (ref: string, options: PullImageOptions = {}): Promise<ImagePullResult> {
     return await pullImage(this, ref, options)
   }
+
+  private resolveContext (candidates: PeerId[], signal: AbortSignal | undefined): ResolveContext {
+    return {
+      client: this.components.exchange.client,
+      candidates: candidates.filter(p => !this.bans.isBanned(p.toString())),
+      timeoutMs: this.resolveTimeoutMs,
+      logger: this.logger,
+      ...(signal !== undefined ? { signal } : {})
+    }
+  }
+}
+
+function peerIds (ids: string[] | undefined, what: string): PeerId[] {
+  return (ids ?? []).map(id => {
+    try {
+      return peerIdFromString(id)
+    } catch {
+      throw new InvalidP2PConfigError(`${what} ${JSON.stringify(id)} is not a peer id`)
+    }
+  })
 }

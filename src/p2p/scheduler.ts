@@ -1,5 +1,5 @@
 /**
- * Which piece to ask a peer for next (design.md "Swarming without a tracker"). Rarest first: among the pieces
+ * Which piece to ask a peer for next (docs/protocol.md §7 "Choosing pieces"). Rarest first: among the pieces
  * we lack, nobody is fetching yet, and the peer has, take one held by the fewest known peers, ties broken at
  * random so that concurrent downloaders spread over different pieces and can trade them. A complete holder
  * (the seed) is therefore asked first for what nobody else has. Endgame: once every missing piece is in flight,

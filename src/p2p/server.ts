@@ -1,17 +1,19 @@
 /**
  * The serving side of /emergence/blob/1.0.0 (docs/protocol.md §4): one handler per inbound stream reads
  * requests one at a time and answers each before reading the next, until the requester closes its side or goes
- * idle. Uploads are bounded per peer and in total, and rate-limited; a peer that sends garbage gets one ERROR
- * and the stream is reset.
+ * idle. A stream holds at most one request read ahead, and inbound streams are counted per peer and per node
+ * (inbound.ts). Uploads are bounded per peer and in total, and rate-limited; a peer that sends garbage gets one
+ * ERROR and the stream is reset.
  */
 import type { Connection, Stream } from '@libp2p/interface'
 import type { Descriptor } from '../oci/types.ts'
 import type { Logger } from '../util/logger.ts'
 import { describeError } from '../util/errors.ts'
 import { ERROR_CODES, type GetRequest, type PexPeer, type Request } from './codec.ts'
-import { MAX_HAVE_WAIT_MS } from './constants.ts'
+import { MAX_HAVE_WAIT_MS, MAX_REQUEST_BUFFER } from './constants.ts'
 import { MalformedMessageError, PeerTimeoutError, ProtocolViolationError, QueueFullError, TruncatedResponseError, UnknownMessageError } from './errors.ts'
 import type { Holdings } from './holdings.ts'
+import type { InboundStreams } from './inbound.ts'
 import type { KeyedSemaphore, Semaphore, TokenBucket } from './limits.ts'
 import type { TransferStats } from './stats.ts'
 import { FramedStream } from './wire.ts'
@@ -33,11 +35,14 @@ export interface ServerContext {
   logger: Logger
   /** Aborted when the exchange stops. */
   signal: AbortSignal
+  /** Inbound streams per peer and per node; a stream over the limits is reset unserved. */
+  inbound?: InboundStreams
 }
 
 export async function serveStream (stream: Stream, connection: Connection, ctx: ServerContext): Promise<void> {
   const peer = connection.remotePeer.toString()
-  const framed = new FramedStream(stream, peer)
+  const framed = new FramedStream(stream, peer, { maxBuffered: MAX_REQUEST_BUFFER })
+  if (ctx.inbound?.admit(framed) === false) return
   try {
     while (true) {
       let request: Request
@@ -59,6 +64,8 @@ export async function serveStream (stream: Stream, connection: Connection, ctx: 
   } catch (err) {
     ctx.logger.debug(`stream from ${peer} ended: ${describeError(err)}`)
     framed.abort(err instanceof Error ? err : new Error(String(err)))
+  } finally {
+    ctx.inbound?.leave(framed)
   }
 }
 
@@ -124,7 +131,11 @@ async function pex (ctx: ServerContext, digest: GetRequest['digest'], requester:
   return await ctx.describePeers(ctx.holdings.peersFor(digest, requester))
 }
 
-async function answerGet (request: GetRequest, framed: FramedStream, peer: string, ctx: ServerContext): Promise<void> {
+/** Where an answer goes: a libp2p stream, or one request's slot on a data lane (lane/server.ts). */
+export type AnswerSink = Pick<FramedStream, 'write' | 'writeWithData'>
+
+/** Answers one GET (docs/protocol.md §4.3) under the upload limits; used by streams and data lanes alike. */
+export async function answerGet (request: GetRequest, framed: AnswerSink, peer: string, ctx: ServerContext): Promise<void> {
   const timeout = ctx.requestTimeoutMs
   ctx.holdings.notePeer(request.digest, peer)
   const queueSignal = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeout)])

@@ -3,7 +3,8 @@
  * fast path + DHT) and the puller, started and stopped together. The daemon tells it about blobs that appear
  * or disappear by other means than a pull (import, GC) so that what the node advertises stays true.
  */
-import type { PeerId } from '@libp2p/interface'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { Digest } from '../oci/digest.ts'
 import type { Store } from '../store/store.ts'
 import { describeError } from '../util/errors.ts'
@@ -11,7 +12,9 @@ import { silentLogger, type Logger } from '../util/logger.ts'
 import type { BlobPullOptions, BlobPullResult } from './blob-pull.ts'
 import { DhtRouting, type DhtRoutingInit } from './dht-routing.ts'
 import { Exchange, type ExchangeInit } from './exchange.ts'
+import { loadOrCreateIdentity } from './identity.ts'
 import type { ImagePullResult, PullImageOptions } from './image-pull.ts'
+import { hostOf } from './lane/index.ts'
 import { createNode, parseTcpAddress, type EmergenceNode, type NodeInit } from './node.ts'
 import { PeerExchangeRouting } from './pex-routing.ts'
 import { Puller, type PullerInit } from './puller.ts'
@@ -23,10 +26,10 @@ export interface P2PInit extends Omit<NodeInit, 'logger'> {
   /** Upload / download limits in bytes per second. */
   uploadRate?: number
   downloadRate?: number
-  /** Peer ids whose RESOLVE answers are trusted; empty: every allow-listed peer. */
+  /** Peer ids whose RESOLVE answers for a tag are trusted; empty: the allow-listed peers; neither: nobody. */
   trustedPeers?: string[]
   exchange?: Omit<ExchangeInit, 'uploadRate' | 'downloadRate' | 'logger'>
-  puller?: Omit<PullerInit, 'trustedPeers' | 'logger'>
+  puller?: Omit<PullerInit, 'trustedPeers' | 'allowList' | 'logger'>
   dht?: Omit<DhtRoutingInit, 'logger'>
   logger?: Logger
 }
@@ -43,12 +46,18 @@ export class P2P {
   private listing: Promise<void> = Promise.resolve()
   private stopping = false
 
-  private constructor (node: EmergenceNode, init: P2PInit) {
+  private constructor (node: EmergenceNode, identity: PrivateKey, init: P2PInit) {
     this.node = node
     this.store = init.store
     this.logger = init.logger ?? silentLogger
-    this.exchange = new Exchange({ node, store: init.store }, {
+    this.exchange = new Exchange({ node, store: init.store, identity }, {
       ...init.exchange,
+      // The lane listens where libp2p does, and admits the same peers as the connection gater.
+      lanes: {
+        host: hostOf(init.listen?.[0] ?? '') ?? '0.0.0.0',
+        allowList: new Set((init.allowList ?? []).map(id => peerIdFromString(id).toString())),
+        ...init.exchange?.lanes
+      },
       ...(init.uploadRate !== undefined ? { uploadRate: init.uploadRate } : {}),
       ...(init.downloadRate !== undefined ? { downloadRate: init.downloadRate } : {}),
       logger: this.logger
@@ -59,6 +68,7 @@ export class P2P {
     this.puller = new Puller({ store: init.store, exchange: this.exchange, routing: this.routing, node }, {
       ...init.puller,
       ...(init.trustedPeers !== undefined ? { trustedPeers: init.trustedPeers } : {}),
+      ...(init.allowList !== undefined ? { allowList: init.allowList } : {}),
       logger: this.logger
     })
   }
@@ -67,7 +77,8 @@ export class P2P {
   static async create (init: P2PInit): Promise<P2P> {
     const node = await createNode({ ...init, ...(init.logger !== undefined ? { logger: init.logger } : {}) })
     try {
-      const p2p = new P2P(node, init)
+      // The key file exists now (createNode made it): the data lane's certificate is signed with it.
+      const p2p = new P2P(node, await loadOrCreateIdentity(init.identityDir), init)
       await p2p.exchange.start()
       p2p.dht.start()
       return p2p

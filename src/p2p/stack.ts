@@ -12,11 +12,11 @@ import { mdns } from '@libp2p/mdns'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
-import { DHT_PROTOCOL, MAX_PIECE_SIZE, PROVIDE_VALIDITY_SECONDS, WIDE_YAMUX_PROTOCOL } from './constants.ts'
+import { DHT_PROTOCOL, MAX_CONNECTIONS, MAX_PIECE_SIZE, PROVIDE_VALIDITY_SECONDS, WIDE_YAMUX_PROTOCOL } from './constants.ts'
 import type { EmergenceNode } from './node.ts'
 import { noiseCrypto } from './noise-crypto.ts'
 
-/** Yamux: a 16 MiB stream window, and a read buffer twice that so a paused reader is not reset (libp2p-v3.md). */
+/** Yamux: a 16 MiB stream window, and a read buffer twice that so a paused reader is not reset ("Read buffer length ... exceeded limit"). */
 const STREAM_WINDOW = 16 * 1024 * 1024
 const READ_BUFFER = 2 * STREAM_WINDOW
 /** The initial window of WIDE_YAMUX_PROTOCOL: a whole piece and its header go out without a window update. */
@@ -60,6 +60,8 @@ export async function createLibp2pNode (init: StackInit): Promise<EmergenceNode>
     streamMuxers: [wideYamux(), yamux({ streamOptions: { maxStreamWindowSize: STREAM_WINDOW, maxReadBufferLength: READ_BUFFER } })],
     ...(init.gater !== undefined ? { connectionGater: init.gater } : {}),
     connectionMonitor: { abortConnectionOnPingFailure: false },
+    // Bounded resources (docs/protocol.md §6); libp2p's own per-host rate of inbound connections stays on.
+    connectionManager: { maxConnections: MAX_CONNECTIONS },
     peerDiscovery: [
       ...(init.bootstrap.length > 0 ? [bootstrap({ list: init.bootstrap, timeout: 100 })] : []),
       ...(init.mdns ? [mdns({ serviceTag: '_emergence._udp.local' })] : [])

@@ -202,13 +202,15 @@ export class Transfer {
   private async fetch (peer: SwarmPeer, index: number, want: Bitfield | undefined, controller: AbortController): Promise<void> {
     const signal = AbortSignal.any([this.ctx.signal, controller.signal])
     const started = performance.now()
+    let done = (): void => {}
     try {
       const piece = { digest: this.ctx.digest, size: this.list.size, pieceSize: this.list.pieceSize, index }
-      const { index: got, data, verified, suggest } = await this.ctx.exchange.client.getPiece(peer.id, piece, { signal, ...(want !== undefined ? { want } : {}) })
+      const { index: got, data, sha256, release, verified, suggest } = await this.ctx.exchange.client.getPiece(peer.id, piece, { signal, ...(want !== undefined ? { want } : {}) })
+      done = release
       if (verified !== undefined) this.ctx.swarm.updateHave(peer.key, verified)
       else this.ctx.swarm.updateSuggest(peer.key, suggest)
       if (this.verified.has(got) || this.writing.has(got)) return
-      if (!pieceMatches(this.list, got, data)) {
+      if (!pieceMatches(this.list, got, data, sha256)) {
         await this.blame(peer, got)
         return
       }
@@ -234,6 +236,7 @@ export class Transfer {
       if (this.ctx.signal.aborted || controller.signal.aborted) return
       penalise({ swarm: this.ctx.swarm, ban: this.init.ban, exclude: key => this.excluded.add(key) }, peer, index, err)
     } finally {
+      done()
       this.scheduler.release(peer.key, index)
     }
   }
@@ -262,7 +265,7 @@ export class Transfer {
     }
   }
 
-  /** Announces the blob once, as soon as one piece is verified (design.md "Swarming without a tracker"). */
+  /** Announces the blob once, as soon as one piece is verified (docs/protocol.md §5). */
   private announce (): void {
     if (this.provided) return
     this.provided = true

@@ -1,5 +1,5 @@
 /**
- * Super-seeding (design.md "Swarming without a tracker"): a holder remembers how often and when it last sent
+ * Super-seeding (docs/protocol.md §4.3, DEFER): a holder remembers how often and when it last sent
  * each piece of a blob. A requester that names the pieces it would take instead (GET `want`) gets the one sent
  * least, so the first holder sends each piece out about once before it sends any twice, and the downloaders
  * trade the rest among themselves. For requesters that name one piece only (1.0), it tells them which pieces it

@@ -43,12 +43,16 @@ export async function pullWhole (ctx: WholePullContext, list: PieceList, lease: 
     }
     lastHeard = Date.now()
     try {
-      const { data } = await ctx.client.getPiece(peer.id, piece, { signal })
-      if (!pieceMatches(list, 0, data)) {
-        ctx.ban(peer.key, 'served a blob that fails its digest')
-        continue
+      const { data, sha256, release } = await ctx.client.getPiece(peer.id, piece, { signal })
+      try {
+        if (!pieceMatches(list, 0, data, sha256)) {
+          ctx.ban(peer.key, 'served a blob that fails its digest')
+          continue
+        }
+        await ctx.store.blobs.write(digest, [...data], { size: list.size, ...(lease !== undefined ? { lease } : {}) })
+      } finally {
+        release()
       }
-      await ctx.store.blobs.write(digest, [...data], { size: list.size, ...(lease !== undefined ? { lease } : {}) })
       return peer.key
     } catch (err) {
       signal.throwIfAborted()

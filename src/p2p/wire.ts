@@ -1,15 +1,20 @@
 /**
  * Framing at the stream edge (docs/protocol.md §2): every message is a varint length prefix and a payload, read
- * and written with `lpStream` from @libp2p/utils. A control frame is JSON (codec.ts); a data frame follows a
- * header that announced its exact length. Every read has a timeout and an AbortSignal, and every failure of
- * the underlying stream becomes a typed error: a lost connection ends a libp2p stream without an error, so a
- * short read is reported as TruncatedResponseError rather than as success.
+ * and written with `lpStream` from @libp2p/utils. A control frame is JSON (codec.ts) of at most
+ * MAX_CONTROL_FRAME bytes; a data frame follows a header that announced its exact length. Each read sets its
+ * own limit, and the length prefix is checked byte by byte as it arrives (prefix.ts): a prefix past the limit,
+ * or longer than the limit needs (ten bytes of 0xff), is refused at once rather than buffered or held until a
+ * timeout. A stream holds at most `maxBuffered` bytes read ahead; a peer that sends more is cut off.
+ * Every read has a timeout and an AbortSignal, and every failure of the underlying stream becomes a typed
+ * error: a lost connection ends a libp2p stream without an error, so a short read is reported as
+ * TruncatedResponseError rather than as success.
  */
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
 import { MAX_CONTROL_FRAME, MAX_DATA_FRAME } from './constants.ts'
 import { decodeRequest, decodeResponse, encodeMessage, type Request, type Response } from './codec.ts'
 import { FrameTooLargeError, PeerTimeoutError, ProtocolViolationError, TruncatedResponseError, UnexpectedResponseError } from './errors.ts'
+import { LengthPrefix } from './prefix.ts'
 
 /** A frame as @libp2p/utils returns it: a list of chunks (`subarray()` joins them, iteration does not). */
 export type Frame = Awaited<ReturnType<LengthPrefixedStream['read']>>
@@ -17,15 +22,29 @@ export type Frame = Awaited<ReturnType<LengthPrefixedStream['read']>>
 /** Room for one header and one data frame: a peer that sends more than it was asked for is cut off. */
 const MAX_BUFFERED = MAX_DATA_FRAME + MAX_CONTROL_FRAME + 16
 
+export interface FramedStreamInit {
+  /** Most bytes read ahead and held for this stream. @default one control frame and one data frame */
+  maxBuffered?: number
+}
+
 export class FramedStream {
   readonly stream: Stream
   readonly peer: string
   private readonly lp: LengthPrefixedStream<Stream>
+  private readonly prefix = new LengthPrefix(MAX_DATA_FRAME)
+  private received = 0
+  private consumed = 0
 
-  constructor (stream: Stream, peer: string) {
+  constructor (stream: Stream, peer: string, init: FramedStreamInit = {}) {
     this.stream = stream
     this.peer = peer
-    this.lp = lpStream(stream, { maxDataLength: MAX_DATA_FRAME, maxBufferSize: MAX_BUFFERED })
+    this.lp = lpStream(stream, { maxDataLength: MAX_DATA_FRAME, maxBufferSize: init.maxBuffered ?? MAX_BUFFERED, lengthDecoder: this.prefix.decoder })
+    stream.addEventListener('message', event => { this.received += event.data.byteLength })
+  }
+
+  /** Bytes received and not yet read: what the peer makes this stream hold (0 once the stream is gone). */
+  get buffered (): number {
+    return this.stream.status === 'open' || this.stream.status === 'closing' ? this.received - this.consumed : 0
   }
 
   /** True while both directions are open, so the stream can carry another request. */
@@ -34,19 +53,18 @@ export class FramedStream {
   }
 
   async readRequest (timeoutMs: number, signal?: AbortSignal): Promise<Request> {
-    const frame = await this.readFrame('a request', timeoutMs, signal)
+    const frame = await this.readFrame('a request', MAX_CONTROL_FRAME, timeoutMs, signal)
     return decodeRequest(frame.subarray())
   }
 
   async readResponse (what: string, timeoutMs: number, signal?: AbortSignal): Promise<Response> {
-    const frame = await this.readFrame(what, timeoutMs, signal)
-    if (frame.byteLength > MAX_CONTROL_FRAME) throw new FrameTooLargeError(frame.byteLength, MAX_CONTROL_FRAME)
+    const frame = await this.readFrame(what, MAX_CONTROL_FRAME, timeoutMs, signal)
     return decodeResponse(frame.subarray())
   }
 
-  /** Reads a data frame that must be exactly `length` bytes long. */
+  /** Reads a data frame that must be exactly `length` bytes long; a longer one is refused at its prefix. */
   async readData (length: number, what: string, timeoutMs: number, signal?: AbortSignal): Promise<Frame> {
-    const frame = await this.readFrame(what, timeoutMs, signal)
+    const frame = await this.readFrame(what, length, timeoutMs, signal)
     if (frame.byteLength !== length) throw new UnexpectedResponseError(`${what} has ${frame.byteLength} bytes, the header said ${length}`)
     return frame
   }
@@ -73,8 +91,11 @@ export class FramedStream {
     this.stream.abort(err)
   }
 
-  private async readFrame (what: string, timeoutMs: number, signal?: AbortSignal): Promise<Frame> {
-    return await this.guard(`reading ${what}`, timeoutMs, signal, async s => await this.lp.read({ signal: s }))
+  private async readFrame (what: string, limit: number, timeoutMs: number, signal?: AbortSignal): Promise<Frame> {
+    this.prefix.limit = limit
+    const frame = await this.guard(`reading ${what}`, timeoutMs, signal, async s => await this.lp.read({ signal: s }))
+    this.consumed += this.prefix.length + frame.byteLength
+    return frame
   }
 
   /** Runs one stream operation under a timeout, translating library errors into ours. */

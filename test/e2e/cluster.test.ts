@@ -64,10 +64,28 @@ test('a pull of an image nobody has fails with one clear line and a non-zero exi
   assert.equal(lines.length, 1, result.stderr)
 })
 
+test('a node that trusts nobody refuses a tag with one line that says how to configure trust, and pulls by digest', async () => {
+  const seed = nodes[0]!
+  const loner = await startNode({ dataDir: join(work, 'loner'), bootstrap: [seed.address] })
+  try {
+    const refused = await loner.cli(['pull', 'e2e/app:1'])
+    assert.notEqual(refused.status, 0)
+    const lines = refused.stderr.trim().split('\n').filter(l => l.startsWith('emergence: error:'))
+    assert.equal(lines.length, 1, refused.stderr)
+    assert.match(lines[0] ?? '', /no peer is trusted to resolve tags.*--trusted <peer ids>.*trustedPeers:/)
+    const [image] = await json<Array<{ digest: string }>>(seed, ['image', 'ls'])
+    const byDigest = await loner.cli(['pull', `e2e/app@${image?.digest ?? ''}`])
+    assert.equal(byDigest.status, 0, byDigest.stderr)
+  } finally {
+    await stopAll([loner])
+  }
+})
+
 test('an allow-listed node refuses a stranger, which then cannot pull from it', async () => {
   const seed = nodes[0]!
   const guarded = await startNode({ dataDir: join(work, 'guarded'), allow: [seed.peerId], bootstrap: [seed.address] })
-  const stranger = await startNode({ dataDir: join(work, 'stranger') })
+  // The stranger trusts the guarded node, so that only the allow-list stands between them.
+  const stranger = await startNode({ dataDir: join(work, 'stranger'), trusted: [guarded.peerId] })
   try {
     const pulled = await guarded.cli(['pull', 'e2e/app:1'])
     assert.equal(pulled.status, 0, `an allowed peer serves the guarded node: ${pulled.stderr}`)

@@ -4,7 +4,8 @@
  * loopback, torn down after each test.
  */
 import { execFile } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { TestContext } from 'node:test'
@@ -13,7 +14,7 @@ import { p2pNixNetwork } from '../../../src/daemon/nix-service.ts'
 import { P2P } from '../../../src/p2p/index.ts'
 import { Store } from '../../../src/store/store.ts'
 import { silentLogger } from '../../../src/util/logger.ts'
-import { NIX_ENV, NIX_OPTIONS, nixStore, tempDir } from '../nix/helpers.ts'
+import { NIX_ENV, NIX_OPTIONS, nixStore } from '../nix/helpers.ts'
 
 const run = promisify(execFile)
 
@@ -73,7 +74,7 @@ export interface NixNodeOptions {
 
 /** A node with its own OCI store and Nix store (a chroot store under its dir unless `systemStore`). */
 export async function startNixNode (t: TestContext, options: NixNodeOptions = {}): Promise<TestNode> {
-  const dir = await tempDir(t, 'nix-p2p-')
+  const dir = await mkdtemp(join(tmpdir(), 'nix-p2p-'))
   const store = await Store.open(join(dir, 'oci'))
   const p2p = await P2P.create({
     store,
@@ -82,7 +83,12 @@ export async function startNixNode (t: TestContext, options: NixNodeOptions = {}
     ...(options.allowList !== undefined ? { allowList: options.allowList } : {}),
     puller: { noProvidersTimeoutMs: 5_000 }
   })
-  t.after(async () => { await p2p.stop() })
+  // Stopped before its directory goes: a node still writing (piece lists, pull state) makes the removal fail,
+  // and a failed after-hook skips the hooks after it, which left nodes running and the test file hanging.
+  t.after(async () => {
+    await p2p.stop()
+    await rm(dir, { recursive: true, force: true, maxRetries: 3 })
+  })
   const nix = new LocalNix({ env: NIX_ENV, ...(options.systemStore === true ? {} : { storeRoot: join(dir, 'nix') }) })
   const key = generateSecretKey(`${options.name ?? 'node'}-${p2p.peerId.toString().slice(-8)}-1`)
   const ctx: FetchContext = { store, nix, signingKey: key, trustedKeys: options.trustedKeys ?? [], logger: silentLogger, network: p2pNixNetwork(p2p) }

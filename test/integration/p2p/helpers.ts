@@ -73,3 +73,11 @@ export async function putImage (store: Store, ref: string, layers: Uint8Array[])
   const blobs = [manifest, configDesc, ...layerDescs]
   return { manifest, blobs, bytes: blobs.reduce((s, d) => s + d.size, 0) }
 }
+
+/**
+ * Waits until `condition` holds, checking it every few milliseconds; no deadline of its own, so a condition that
+ * never comes fails by the test's timeout rather than by a guess at how long things take.
+ */
+export async function until (condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise(resolve => setTimeout(resolve, 10))
+}

@@ -3,18 +3,16 @@ import assert from 'node:assert/strict'
 import { chmod, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { loadOrCreateIdentity } from '../../../src/p2p/index.ts'
-import { startPeer, tempDir } from './helpers.ts'
+import { silentLogger, type Logger } from '../../../src/util/logger.ts'
+import { startPeer, tempDir, until } from './helpers.ts'
 
-test('a node dials its bootstrap peers at start', async t => {
+test('a node dials its bootstrap peers at start', { timeout: 60_000 }, async t => {
   const first = await startPeer(t)
   const second = await startPeer(t, { bootstrap: [first.p2p.addresses[0] as string] })
-  const deadline = Date.now() + 10_000
   const connected = (): boolean => second.p2p.node.getConnections(first.p2p.peerId).length > 0 &&
     first.p2p.node.getConnections(second.p2p.peerId).length > 0
-  while (!connected()) {
-    if (Date.now() > deadline) throw new Error('the bootstrap peer was never dialed')
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
+  // No deadline of our own: a bootstrap peer never dialed fails by the test timeout.
+  await until(connected)
   assert.equal(connected(), true)
 })
 
@@ -36,4 +34,17 @@ test('the identity file: kept across loads, a loose mode tightened, garbage refu
   await assert.rejects(loadOrCreateIdentity(dir), { name: 'IdentityFileError' })
   await writeFile(join(dir, 'peer.key'), '')
   await assert.rejects(loadOrCreateIdentity(dir), { name: 'IdentityFileError' })
+})
+
+test('a node started without an allow-list says so at start; with one, it does not', async t => {
+  const warnings = (): { lines: string[], logger: Logger } => {
+    const lines: string[] = []
+    return { lines, logger: { ...silentLogger, warn: (message: string) => { lines.push(message) } } }
+  }
+  const open = warnings()
+  const first = await startPeer(t, { logger: open.logger })
+  assert.ok(open.lines.some(l => /no allow-list: any peer .* may connect/.test(l) && l.includes('--allow')), open.lines.join('\n'))
+  const closed = warnings()
+  await startPeer(t, { logger: closed.logger, allowList: [first.p2p.peerId.toString()] })
+  assert.deepEqual(closed.lines.filter(l => l.includes('allow-list')), [])
 })

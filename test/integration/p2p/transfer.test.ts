@@ -1,7 +1,8 @@
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { PIECE, connect, putBlob, randomBlob, startPeer } from './helpers.ts'
+import { PIECE, connect, putBlob, randomBlob, startPeer, type Peer } from './helpers.ts'
 import { Bitfield } from '../../../src/p2p/index.ts'
+import { PieceGate, startEvilPeer } from './fixtures/evil-peer.ts'
 
 test('a pull is served by two providers at once, and both are counted', async t => {
   const [a, b, puller] = await Promise.all([startPeer(t), startPeer(t), startPeer(t)])
@@ -29,31 +30,39 @@ test('a pull is served by two providers at once, and both are counted', async t 
   assert.notEqual(await puller.p2p.exchange.holdings.pieceLists.get(blob.digest, blob.bytes.byteLength), undefined)
 })
 
-test('a partial holder answers HAVE with its verified pieces, serves them, and says NOT_HAVE for the rest', async t => {
-  const [seed, downloader, asker] = await Promise.all([startPeer(t, { uploadRate: 1024 * 1024 }), startPeer(t), startPeer(t)])
+/**
+ * A downloader kept partial: its only seed lets one piece out and holds the others until the test opens its
+ * gate again; an asker connected to the downloader. Returns once the downloader has verified its first piece.
+ */
+async function partialDownloader (t: TestContext): Promise<{ blob: ReturnType<typeof randomBlob>, gate: PieceGate, downloader: Peer, asker: Peer, controller: AbortController, pulling: Promise<unknown> }> {
   const blob = randomBlob(2 * 1024 * 1024)
-  await putBlob(seed.store, blob.bytes)
-  await connect(downloader, seed)
+  const gate = new PieceGate()
+  const seed = await startEvilPeer(t, blob.bytes, blob.digest, PIECE, { lyingList: false, honest: true, gate })
+  const [downloader, asker] = await Promise.all([startPeer(t, { exchange: { pieceTimeoutMs: 60_000 } }), startPeer(t)])
+  await downloader.p2p.dial(String(seed.node.getMultiaddrs()[0]))
   await connect(asker, downloader)
-  // The seed is slow, so the downloader stays partial for a while.
   const controller = new AbortController()
-  let firstPiece: () => void = () => {}
-  const gotOne = new Promise<void>(resolve => { firstPiece = resolve })
+  const gotOne = Promise.withResolvers<void>()
   const pulling = downloader.p2p.pullBlob({ digest: blob.digest, size: blob.bytes.byteLength }, {
     signal: controller.signal,
-    onPiece: () => { firstPiece() }
+    providers: [seed.node.peerId],
+    onPiece: () => { gotOne.resolve() }
   }).catch(err => err)
-  await gotOne
+  gate.allow(1)
+  await gotOne.promise
+  return { blob, gate, downloader, asker, controller, pulling }
+}
+
+test('a partial holder answers HAVE with its verified pieces, serves them, and says NOT_HAVE for the rest', async t => {
+  const { blob, downloader, asker, controller, pulling } = await partialDownloader(t)
   const have = await asker.p2p.exchange.client.have(downloader.p2p.peerId, blob.digest)
-  assert.equal(have.have, true)
   assert.ok(have.have && !have.complete && have.verified instanceof Bitfield)
   const verified = have.have ? have.verified as Bitfield : new Bitfield(0)
-  assert.ok(verified.count() >= 1 && verified.count() < verified.length)
+  assert.equal(verified.count(), 1)
   const index = verified.indices().next().value as number
   const got = await asker.p2p.exchange.client.getPiece(downloader.p2p.peerId, { digest: blob.digest, size: blob.bytes.byteLength, pieceSize: PIECE, index })
-  assert.deepEqual(Buffer.from(got.data.subarray()), blob.bytes.subarray(index * PIECE, (index + 1) * PIECE))
-  // The last piece missing: a lone downloader fetches in order, so the first one missing may land any moment.
-  const missing = [...Array(verified.length).keys()].reverse().find(i => !verified.has(i)) as number
+  assert.deepEqual(Buffer.concat([...got.data]), blob.bytes.subarray(index * PIECE, (index + 1) * PIECE))
+  const missing = [...Array(verified.length).keys()].find(i => !verified.has(i)) as number
   await assert.rejects(
     asker.p2p.exchange.client.getPiece(downloader.p2p.peerId, { digest: blob.digest, size: blob.bytes.byteLength, pieceSize: PIECE, index: missing }),
     { name: 'NotHaveError' }
@@ -80,20 +89,14 @@ test('a blob nobody has fails with NoProvidersError', async t => {
 })
 
 test('a waiting HAVE is answered once the partial holder verifies a piece beyond what the asker knew', async t => {
-  const [seed, downloader, asker] = await Promise.all([startPeer(t, { uploadRate: 512 * 1024 }), startPeer(t), startPeer(t)])
-  const blob = randomBlob(2 * 1024 * 1024)
-  await putBlob(seed.store, blob.bytes)
-  await connect(downloader, seed)
-  await connect(asker, downloader)
-  const controller = new AbortController()
-  let firstPiece: () => void = () => {}
-  const gotOne = new Promise<void>(resolve => { firstPiece = resolve })
-  const pulling = downloader.p2p.pullBlob({ digest: blob.digest, size: blob.bytes.byteLength }, { signal: controller.signal, onPiece: () => { firstPiece() } }).catch(err => err)
-  await gotOne
+  const { blob, gate, downloader, asker, controller, pulling } = await partialDownloader(t)
   const now = await asker.p2p.exchange.client.have(downloader.p2p.peerId, blob.digest)
   const known = now.have && now.verified !== undefined ? now.verified : new Bitfield(0)
-  assert.ok(known.count() >= 1)
-  const later = await asker.p2p.exchange.client.have(downloader.p2p.peerId, blob.digest, { known, waitMs: 10_000 })
+  assert.equal(known.count(), 1)
+  // The asker waits; the seed lets one more piece out; the downloader verifies it, and the wait is answered.
+  const waiting = asker.p2p.exchange.client.have(downloader.p2p.peerId, blob.digest, { known, waitMs: 10_000 })
+  gate.allow(1)
+  const later = await waiting
   assert.ok(later.have)
   const news = later.have && (later.complete || [...(later.verified?.indices() ?? [])].some(i => !known.has(i)))
   assert.ok(news, 'the answer names a piece the asker did not know of')
@@ -112,7 +115,7 @@ test('offered other pieces, a complete holder sends the one it sent least', asyn
   assert.equal(first.index, 0, 'nothing went out yet: the piece asked for')
   const second = await asker.p2p.exchange.client.getPiece(seed.p2p.peerId, piece, { want })
   assert.notEqual(second.index, 0, 'piece 0 went out already: another one')
-  assert.deepEqual(Buffer.from(second.data.subarray()), blob.bytes.subarray(second.index * PIECE, (second.index + 1) * PIECE))
+  assert.deepEqual(Buffer.concat([...second.data]), blob.bytes.subarray(second.index * PIECE, (second.index + 1) * PIECE))
   // Asked for piece 0 alone (1.0), the holder defers it once (it went out, others did not), then sends it.
   await assert.rejects(asker.p2p.exchange.client.getPiece(seed.p2p.peerId, piece), { name: 'PieceDeferredError' })
   assert.equal((await asker.p2p.exchange.client.getPiece(seed.p2p.peerId, piece)).index, 0)

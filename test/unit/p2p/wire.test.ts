@@ -61,3 +61,15 @@ test('the caller\'s abort wins over the timeout', async () => {
   controller.abort(new Error('cancelled by caller'))
   await assert.rejects(reading, /cancelled by caller/)
 })
+
+test('a length prefix is refused as soon as it passes the limit of the read, or runs longer than the limit needs', async () => {
+  const [left, right] = await streamPair()
+  const server = new FramedStream(right, 'client')
+  // A request is a control frame: 64 KiB + 1 is refused at its prefix, before any payload.
+  left.send(Buffer.from([0x81, 0x80, 0x04]))
+  await assert.rejects(server.readRequest(1000), { name: 'FrameTooLargeError' })
+  const [l2, r2] = await streamPair()
+  // Zeros padded past the bytes a 64 KiB frame needs: the prefix never grows, and is refused all the same.
+  l2.send(Buffer.from([0x80, 0x80, 0x80]))
+  await assert.rejects(new FramedStream(r2, 'client').readRequest(1000), { name: 'FrameTooLargeError' })
+})
