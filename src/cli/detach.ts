@@ -4,6 +4,7 @@
  * it reports readiness over the IPC channel Node gives a child (`process.send`), not by a file or a sleep.
  */
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdir, open, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { NodeStatus } from '../daemon/daemon.ts'
@@ -81,12 +82,19 @@ export function notifyReady (status: NodeStatus): void {
   process.send({ ready: status }, () => { process.disconnect() })
 }
 
-function alive (pid: number): boolean {
+/** True while `pid` runs. A zombie (exited, not yet reaped by its parent or init) counts as gone. */
+export function processAlive (pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ..."; the comm may hold spaces and parentheses, the state follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return true
   }
 }
 
@@ -96,7 +104,7 @@ function alive (pid: number): boolean {
  */
 export async function waitForExit (pid: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (alive(pid)) {
+  while (processAlive(pid)) {
     if (Date.now() > deadline) throw new NodeStopTimeoutError(pid, timeoutMs / 1000)
     await new Promise(resolve => setTimeout(resolve, 20))
   }

@@ -8,6 +8,8 @@
  * allowList: [12D3Koo...]        # empty: any peer may connect (the node warns at start)
  * trustedPeers: [12D3Koo...]     # who may resolve name:tag; empty: the allow-listed peers; neither: nobody
  * mdns: false                    # discover and dial LAN peers (default off: docs/security.md)
+ * lanePort: 0                    # TCP port of the TLS data lane for piece bytes: 0 = any free port (offered to
+ *                                # peers over libp2p), a fixed port for firewalls, or off (libp2p streams only)
  * uploadLimit: 50M               # bytes per second, K/M/G suffixes
  * downloadLimit: 0               # 0 = unlimited
  * nixStore: /srv/nix-b           # a chroot Nix store (--store DIR); absent: the system store
@@ -36,6 +38,8 @@ export interface NodeConfig {
   allowList: string[]
   trustedPeers: string[]
   mdns: boolean
+  /** Port of the data lane (docs/protocol.md §9); 0: any free port; `off`: piece bytes over libp2p streams only. */
+  lanePort: number | 'off'
   /** Bytes per second; 0 = unlimited. */
   uploadLimit: number
   downloadLimit: number
@@ -62,6 +66,14 @@ export function parseListenAddress (value: string): { host: string, port: number
   return { host, port }
 }
 
+/** A lane port flag: `off`, or a port number (0: any free port). */
+export function parseLanePort (value: string): number | 'off' {
+  if (value.trim() === 'off') return 'off'
+  const port = Number(value)
+  if (value.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidConfigError(`invalid lane port ${JSON.stringify(value)}: use a port number (0: any free port) or off`)
+  return port
+}
+
 /** `50M`, `1.5G`, `200K` or a plain number of bytes. */
 export function parseRate (value: string | number): number {
   if (typeof value === 'number') return value
@@ -78,6 +90,7 @@ const fileSchema = z.object({
   allowList: z.array(z.string()).optional(),
   trustedPeers: z.array(z.string()).optional(),
   mdns: z.boolean().optional(),
+  lanePort: z.union([z.literal('off'), z.number().int().min(0).max(65535)]).optional(),
   uploadLimit: rate.optional(),
   downloadLimit: rate.optional(),
   nixStore: z.string().min(1).optional(),
@@ -143,6 +156,7 @@ export async function loadConfig (dataDir: string, options: { configFile?: strin
     trustedPeers: [],
     // Off unless asked for: mDNS announces the node to the whole LAN and dials whoever answers.
     mdns: false,
+    lanePort: 0,
     uploadLimit: 0,
     downloadLimit: 0,
     nixCache: DEFAULT_NIX_CACHE,

@@ -38,6 +38,8 @@ export interface NodeStatus {
   /** The daemon's process id: `node stop` waits until it is gone. */
   pid: number
   addresses: string[]
+  /** The TLS data lane's port (docs/protocol.md §9); absent when lanes are off. */
+  lanePort?: number
   dataDir: string
   peers: number
   /** Refs in the store, Nix records (`nix/...`) apart. */
@@ -84,6 +86,7 @@ export class Daemon {
       allowList: config.allowList,
       trustedPeers: config.trustedPeers,
       mdns: config.mdns,
+      exchange: { lanes: config.lanePort === 'off' ? { enabled: false } : { port: config.lanePort } },
       ...(config.uploadLimit > 0 ? { uploadRate: config.uploadLimit } : {}),
       ...(config.downloadLimit > 0 ? { downloadRate: config.downloadLimit } : {}),
       logger: createLogger('p2p')
@@ -121,6 +124,7 @@ export class Daemon {
       peerId: this.p2p.peerId.toString(),
       pid: process.pid,
       addresses: this.p2p.addresses,
+      ...(this.p2p.exchange.lanes?.port !== undefined ? { lanePort: this.p2p.exchange.lanes.port } : {}),
       dataDir: this.config.dataDir,
       peers: this.p2p.node.getPeers().length,
       images: refs.filter(r => !isNixRef(r.ref)).length,

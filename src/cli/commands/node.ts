@@ -20,6 +20,7 @@ interface StartOptions {
   allow?: string[]
   trusted?: string[]
   mdns?: boolean
+  lanePort?: string
   config?: string
   detach?: boolean
   timeout: number
@@ -30,13 +31,15 @@ interface StartOptions {
   nixTrustedKey?: string[]
 }
 
-function overrides (options: StartOptions, parseRate: (value: string) => number): ConfigOverrides {
+function overrides (options: StartOptions, parse: { parseRate: (value: string) => number, parseLanePort: (value: string) => number | 'off' }): ConfigOverrides {
+  const { parseRate, parseLanePort } = parse
   return {
     ...(options.listen !== undefined ? { listen: options.listen } : {}),
     ...(options.bootstrap !== undefined ? { bootstrap: options.bootstrap } : {}),
     ...(options.allow !== undefined ? { allowList: options.allow } : {}),
     ...(options.trusted !== undefined ? { trustedPeers: options.trusted } : {}),
     ...(options.mdns !== undefined ? { mdns: options.mdns } : {}),
+    ...(options.lanePort !== undefined ? { lanePort: parseLanePort(options.lanePort) } : {}),
     ...(options.uploadLimit !== undefined ? { uploadLimit: parseRate(options.uploadLimit) } : {}),
     ...(options.downloadLimit !== undefined ? { downloadLimit: parseRate(options.downloadLimit) } : {}),
     ...(options.nixStore !== undefined ? { nixStore: options.nixStore } : {}),
@@ -72,6 +75,7 @@ export function registerNodeCommands (program: Command): void {
     .option('--trusted <peer-ids>', 'peers trusted to resolve name:tag (default: the allow-listed peers; without an allow-list, nobody)', splitList)
     .option('--mdns', 'discover peers on the LAN with mDNS (default: off)')
     .option('--no-mdns', 'do not discover peers on the LAN')
+    .option('--lane-port <port>', 'TCP port of the TLS data lane for piece bytes: 0 = any free port (default), or off')
     .option('--upload-limit <rate>', 'upload limit in bytes/s, e.g. 50M')
     .option('--download-limit <rate>', 'download limit in bytes/s, e.g. 50M')
     .option('--nix-store <dir>', 'root of a chroot Nix store to share from and pull into (default: the system store)')
@@ -88,8 +92,8 @@ export function registerNodeCommands (program: Command): void {
           `${status.addresses.map(a => `  ${a}`).join('\n')}\nlog ${log}; \`emergence node stop\` stops it`)
         return
       }
-      const { loadConfig, parseRate } = await import('../../daemon/config.ts')
-      const config = await loadConfig(ctx.dataDir, { ...(options.config !== undefined ? { configFile: options.config } : {}), flags: overrides(options, parseRate) })
+      const { loadConfig, parseRate, parseLanePort } = await import('../../daemon/config.ts')
+      const config = await loadConfig(ctx.dataDir, { ...(options.config !== undefined ? { configFile: options.config } : {}), flags: overrides(options, { parseRate, parseLanePort }) })
       const { Daemon } = await import('../../daemon/daemon.ts')
       const daemon = await Daemon.start(config)
       const status = await daemon.status()
@@ -112,6 +116,7 @@ export function registerNodeCommands (program: Command): void {
       ctx.output.result(status, () => [
         `peer id   ${status.peerId}`,
         ...status.addresses.map((a, i) => `${i === 0 ? 'addresses' : '         '} ${a}`),
+        `data lane ${status.lanePort !== undefined ? `tcp port ${status.lanePort}` : 'off'}`,
         `peers     ${status.peers}`,
         `images    ${status.images}`,
         `nix paths ${status.nixPaths}`,

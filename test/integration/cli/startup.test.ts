@@ -5,9 +5,11 @@
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { processAlive } from '../../../src/cli/detach.ts'
 import { assertCliError, runCli } from '../../helpers/tools.ts'
 
 /** A loader hook that writes every module URL the process loads to `$MODULES_OUT`, one per line. */
@@ -22,13 +24,14 @@ registerHooks({
 })
 `
 
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
+/** A TCP port that was free a moment ago. */
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise(resolve => server.close(resolve))
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
 }
 
 describe('CLI start-up', () => {
@@ -65,7 +68,7 @@ describe('CLI start-up', () => {
     assert.equal(started.code, 0, started.stderr)
     const { started: status, log } = JSON.parse(started.stdout) as { started: { pid: number, peerId: string }, log: string }
     try {
-      assert.ok(alive(status.pid))
+      assert.ok(processAlive(status.pid))
       assert.equal(log, join(dataDir, 'node.log'))
       // Answers at once: no retry, no sleep.
       const query = await runCli(['--json', 'node', 'status'], { dataDir })
@@ -74,10 +77,10 @@ describe('CLI start-up', () => {
 
       const stopped = await runCli(['--json', 'node', 'stop'], { dataDir })
       assert.equal(stopped.code, 0, stopped.stderr)
-      assert.equal(alive(status.pid), false, 'the process is gone when stop returns')
+      assert.equal(processAlive(status.pid), false, 'the process is gone when stop returns')
       assert.equal(existsSync(join(dataDir, 'emergence.sock')), false)
     } finally {
-      if (alive(status.pid)) process.kill(status.pid, 'SIGKILL')
+      if (processAlive(status.pid)) process.kill(status.pid, 'SIGKILL')
     }
   })
 
@@ -87,6 +90,28 @@ describe('CLI start-up', () => {
     assert.match(line, /exited before it was ready: .*multiaddr/)
     assert.equal(existsSync(join(dir, 'bad', 'emergence.sock')), false)
   })
+
+  it('`--lane-port` puts the data lane on a fixed port, or turns it off', async () => {
+    const free = await freePort()
+    const fixed = await startDetached(join(dir, 'lane-fixed'), ['--lane-port', String(free)])
+    const off = await startDetached(join(dir, 'lane-off'), ['--lane-port', 'off'])
+    try {
+      assert.equal(fixed.lanePort, free)
+      assert.equal(off.lanePort, undefined)
+      const text = await runCli(['node', 'status'], { dataDir: join(dir, 'lane-off') })
+      assert.match(text.stdout, /^data lane off$/m)
+    } finally {
+      for (const name of ['lane-fixed', 'lane-off']) await runCli(['node', 'stop'], { dataDir: join(dir, name) })
+    }
+    assertCliError(await runCli(['node', 'start', '--lane-port', 'seventy'], { dataDir: join(dir, 'lane-bad') }))
+  })
+
+  /** Starts a detached node on loopback and returns its status. */
+  async function startDetached (dataDir: string, extra: string[]): Promise<{ pid: number, lanePort?: number }> {
+    const started = await runCli(['--json', 'node', 'start', '--detach', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', ...extra], { dataDir })
+    assert.equal(started.code, 0, started.stderr)
+    return (JSON.parse(started.stdout) as { started: { pid: number, lanePort?: number } }).started
+  }
 
   it('`node stop` with no node running fails with one line', async () => {
     assertCliError(await runCli(['node', 'stop'], { dataDir: join(dir, 'none') }))
