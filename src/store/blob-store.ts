@@ -37,6 +37,12 @@ export interface WriteOptions {
   lease?: Lease
   /** Called with the running byte count, for progress. */
   onProgress?: (bytes: number) => void
+  /**
+   * The hex sha256 of `source`, when the caller has just computed it from these very bytes (a data lane hashes
+   * a piece as it arrives): the bytes are then not hashed again, and this hash is checked against the digest
+   * instead. Only for sha256 digests; never a hash taken from anyone else's word.
+   */
+  sha256?: string
 }
 
 export interface BlobStore {
@@ -48,7 +54,7 @@ export interface BlobStore {
   /** Stores `source` if it hashes to `digest` (and has `size` bytes). Returns the blob, whether new or not. */
   write: (digest: Digest, source: ByteSource, options?: WriteOptions) => Promise<BlobInfo>
   /** Stores `source` under the digest its bytes hash to (for content whose digest is not known in advance). */
-  add: (source: ByteSource, options?: Omit<WriteOptions, 'size'>) => Promise<BlobInfo>
+  add: (source: ByteSource, options?: Omit<WriteOptions, 'size' | 'sha256'>) => Promise<BlobInfo>
   delete: (digest: Digest) => Promise<boolean>
   list: () => AsyncIterable<Digest>
 }
@@ -89,8 +95,9 @@ const WRITE_BATCH = 4 * 1024 * 1024
  * (at most two batches in memory), and the file is fsynced before this returns.
  */
 export async function hashToFile (source: ByteSource, path: string, algorithm: Algorithm, limit: number | undefined,
-  tooLarge: (actual: number) => Error, options: { signal?: AbortSignal, onProgress?: (bytes: number) => void } = {}): Promise<{ hash: string, bytes: number }> {
-  const hash = createHash(algorithm)
+  tooLarge: (actual: number) => Error, options: { signal?: AbortSignal, onProgress?: (bytes: number) => void, sha256?: string } = {}): Promise<{ hash: string, bytes: number }> {
+  const known = algorithm === 'sha256' ? options.sha256 : undefined
+  const hash = known === undefined ? createHash(algorithm) : undefined
   const handle = await open(path, 'wx', 0o644)
   let bytes = 0
   let pending: Promise<unknown> = Promise.resolve()
@@ -108,7 +115,7 @@ export async function hashToFile (source: ByteSource, path: string, algorithm: A
       options.signal?.throwIfAborted()
       bytes += chunk.byteLength
       if (limit !== undefined && bytes > limit) throw tooLarge(bytes)
-      hash.update(chunk)
+      hash?.update(chunk)
       batch.push(chunk)
       batchBytes += chunk.byteLength
       if (batchBytes >= WRITE_BATCH) await flush()
@@ -121,7 +128,7 @@ export async function hashToFile (source: ByteSource, path: string, algorithm: A
     await pending.catch(() => {})
     await handle.close()
   }
-  return { hash: hash.digest('hex'), bytes }
+  return { hash: hash?.digest('hex') ?? known ?? '', bytes }
 }
 
 export class FsBlobStore implements BlobStore {
@@ -180,7 +187,7 @@ export class FsBlobStore implements BlobStore {
     })
   }
 
-  async add (source: ByteSource, options: Omit<WriteOptions, 'size'> = {}): Promise<BlobInfo> {
+  async add (source: ByteSource, options: Omit<WriteOptions, 'size' | 'sha256'> = {}): Promise<BlobInfo> {
     return await this.viaTemp(source, 'sha256', undefined, () => new Error('unreachable'), options, async actual => actual)
   }
 
