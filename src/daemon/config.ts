@@ -83,10 +83,33 @@ export function parseRate (value: string | number): number {
   return Math.round(Number(match[1]) * unit)
 }
 
-const rate = z.union([z.number().nonnegative(), z.string()]).transform(v => parseRate(v))
+/**
+ * A libp2p multiaddr as text: `/ip4/10.0.0.1/tcp/7701[/p2p/<id>]`. Only the form is checked here (libp2p checks
+ * the rest at start); `host:port`, the usual slip, gets the multiaddr it meant.
+ */
+export function checkMultiaddr (value: string): void {
+  if (value.startsWith('/') && !/\s/.test(value)) return
+  const hostPort = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(value.trim())
+  const hint = hostPort !== null ? `/ip4/${hostPort[1] ?? ''}/tcp/${hostPort[2] ?? ''}` : '/ip4/<ip>/tcp/<port>'
+  throw new InvalidConfigError(`${JSON.stringify(value)} is not a multiaddr: write it as ${hint}`)
+}
+
+/** A zod check that runs a parser of this module: the parser's own message becomes the issue's. */
+function checkedBy<T> (check: (value: T) => unknown): (value: T, ctx: z.RefinementCtx) => void {
+  return (value, ctx) => {
+    try {
+      check(value)
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) })
+    }
+  }
+}
+
+const rate = z.union([z.number().nonnegative(), z.string().superRefine(checkedBy(parseRate))]).transform(v => parseRate(v))
+const multiaddrs = z.array(z.string().superRefine(checkedBy(checkMultiaddr)))
 const fileSchema = z.object({
-  listen: z.array(z.string()).optional(),
-  bootstrap: z.array(z.string()).optional(),
+  listen: multiaddrs.optional(),
+  bootstrap: multiaddrs.optional(),
   allowList: z.array(z.string()).optional(),
   trustedPeers: z.array(z.string()).optional(),
   mdns: z.boolean().optional(),
@@ -94,12 +117,56 @@ const fileSchema = z.object({
   uploadLimit: rate.optional(),
   downloadLimit: rate.optional(),
   nixStore: z.string().min(1).optional(),
-  nixCache: z.string().refine(v => { try { parseListenAddress(v); return true } catch { return false } }, 'use host:port or off').optional(),
+  nixCache: z.string().superRefine(checkedBy(parseListenAddress)).optional(),
   nixCacheWholeStore: z.boolean().optional(),
   nixTrustedKeys: z.array(z.string()).optional()
 }).strict()
 
 export type ConfigOverrides = Partial<Omit<NodeConfig, 'dataDir'>>
+
+/** Where each key comes from in the environment, for errors that name it. */
+const ENV_NAMES: Partial<Record<keyof ConfigOverrides, string>> = {
+  listen: 'EMERGENCE_LISTEN',
+  bootstrap: 'EMERGENCE_BOOTSTRAP',
+  allowList: 'EMERGENCE_ALLOW',
+  mdns: 'EMERGENCE_MDNS',
+  nixStore: 'EMERGENCE_NIX_STORE',
+  nixCache: 'EMERGENCE_NIX_CACHE'
+}
+
+/** The keys a config file takes, for "did you mean" on an unknown one. */
+const KNOWN_KEYS = Object.keys(fileSchema.shape)
+
+/** One line for a failed check: where (file and key, variable or flag), what is wrong, and a hint. */
+function describeIssue (where: (path: PropertyKey[]) => string, issue: z.core.$ZodIssue | undefined): string {
+  if (issue === undefined) return where([]) + ': invalid'
+  if (issue.code === 'unrecognized_keys') {
+    const hints = issue.keys.map(key => {
+      const near = KNOWN_KEYS.find(known => known.toLowerCase() === key.toLowerCase())
+      return near !== undefined ? `${JSON.stringify(key)} (did you mean ${near}?)` : JSON.stringify(key)
+    })
+    return `${where(issue.path)}: unknown key ${hints.join(', ')}; the keys are ${KNOWN_KEYS.join(', ')}`
+  }
+  return `${where(issue.path)}: ${issue.message}`
+}
+
+/** Checks overrides from the environment or flags with the file's own rules, naming the variable or flag. */
+function checkOverrides (overrides: ConfigOverrides, nameOf: (key: string) => string): void {
+  const parsed = fileSchema.partial().safeParse(overrides)
+  if (parsed.success) return
+  // The value is quoted in the message, so the variable or flag alone says where it came from.
+  throw new InvalidConfigError(describeIssue(path => nameOf(String(path[0] ?? '')), parsed.error.issues[0]))
+}
+
+/** `['listen', 0]` -> `listen[0]`. */
+function keyPath (path: PropertyKey[]): string {
+  return path.map((part, i) => typeof part === 'number' ? `[${part}]` : `${i > 0 ? '.' : ''}${String(part)}`).join('')
+}
+
+/** `nixCache` -> `--nix-cache`. */
+function flagOf (key: string): string {
+  return '--' + key.replace(/[A-Z]/g, c => '-' + c.toLowerCase())
+}
 
 function list (value: string | undefined): string[] | undefined {
   if (value === undefined || value.trim() === '') return undefined
@@ -136,10 +203,7 @@ async function readConfigFile (path: string, required: boolean): Promise<ConfigO
     throw new InvalidConfigError(`${path} is not valid YAML`, err)
   }
   const parsed = fileSchema.safeParse(raw)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    throw new InvalidConfigError(`${path}: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`)
-  }
+  if (!parsed.success) throw new InvalidConfigError(describeIssue(at => at.length === 0 ? path : `${path}: ${keyPath(at)}`, parsed.error.issues[0]))
   const { uploadLimit, downloadLimit, ...rest } = parsed.data
   return Object.fromEntries(Object.entries({ ...rest, uploadLimit, downloadLimit }).filter(([, v]) => v !== undefined)) as ConfigOverrides
 }
@@ -148,6 +212,10 @@ export async function loadConfig (dataDir: string, options: { configFile?: strin
   const env = options.env ?? process.env
   const explicit = options.configFile ?? env[CONFIG_ENV]
   const fromFile = await readConfigFile(explicit ?? join(dataDir, 'config.yaml'), explicit !== undefined)
+  const fromEnv = configFromEnv(env)
+  checkOverrides(fromEnv, key => ENV_NAMES[key as keyof ConfigOverrides] ?? key)
+  const flags = Object.fromEntries(Object.entries(options.flags ?? {}).filter(([, v]) => v !== undefined)) as ConfigOverrides
+  checkOverrides(flags, flagOf)
   const merged: NodeConfig = {
     dataDir,
     listen: [`/ip4/0.0.0.0/tcp/${DEFAULT_PORT}`],
@@ -163,8 +231,8 @@ export async function loadConfig (dataDir: string, options: { configFile?: strin
     nixCacheWholeStore: false,
     nixTrustedKeys: [],
     ...fromFile,
-    ...configFromEnv(env),
-    ...Object.fromEntries(Object.entries(options.flags ?? {}).filter(([, v]) => v !== undefined))
+    ...fromEnv,
+    ...flags
   }
   return merged
 }

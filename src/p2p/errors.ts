@@ -184,6 +184,15 @@ export class IdentityFileError extends EmergenceError {
 }
 
 /** A configuration value the subsystem cannot work with. */
+export class ListenAddressInUseError extends EmergenceError {
+  readonly address: string
+
+  constructor (address: string) {
+    super(`cannot listen on ${address}: the address is in use (another node or program holds the port); set another with --listen or listen: in config.yaml`, { code: 'ADDRESS_IN_USE' })
+    this.address = address
+  }
+}
+
 export class InvalidP2PConfigError extends EmergenceError {
   constructor (why: string) {
     super(`invalid p2p configuration: ${why}`, { code: 'CONFIG_INVALID' })

@@ -13,7 +13,7 @@ import { ipPortToMultiaddr } from '@libp2p/utils'
 import { describeError } from '../util/errors.ts'
 import { silentLogger, type Logger } from '../util/logger.ts'
 import { MAX_CONNECTIONS_PER_PEER } from './constants.ts'
-import { InvalidP2PConfigError } from './errors.ts'
+import { InvalidP2PConfigError, ListenAddressInUseError } from './errors.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4150']
@@ -103,6 +103,17 @@ export function parseTcpAddress (text: string): TcpAddress {
   }
 }
 
+/**
+ * libp2p reports a listen address in use with its own advice and a stack in the message; say it in one line,
+ * naming the address and what to change.
+ */
+function listenError (err: unknown): ListenAddressInUseError | undefined {
+  const text = describeError(err)
+  if (!text.includes('EADDRINUSE')) return undefined
+  const address = /(\/ip[46]\/[^\s:]+\/tcp\/\d+)/.exec(text)?.[1] ?? 'a listen address'
+  return new ListenAddressInUseError(address)
+}
+
 /** Creates and starts the node. Stop it with `node.stop()`. */
 export async function createNode (init: NodeInit): Promise<EmergenceNode> {
   const logger = init.logger ?? silentLogger
@@ -127,7 +138,7 @@ export async function createNode (init: NodeInit): Promise<EmergenceNode> {
     gater: allowListGater(allowed, connectionsOf, init.maxConnectionsPerPeer),
     bootstrap: peers.map(p => p.addr),
     mdns: init.mdns === true
-  })
+  }).catch((err: unknown) => { throw listenError(err) ?? err })
   built.node = node
   // Keep bootstrap peers connected: libp2p re-dials KEEP_ALIVE-tagged peers when their connection drops.
   for (const peer of peers) {

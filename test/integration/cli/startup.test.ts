@@ -113,6 +113,20 @@ describe('CLI start-up', () => {
     return (JSON.parse(started.stdout) as { started: { pid: number, lanePort?: number } }).started
   }
 
+  it('a listen port in use is one line naming the address, with no stack and no libp2p internals', async () => {
+    const holder = createServer()
+    await new Promise<void>(resolve => holder.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (holder.address() as { port: number }).port
+      const result = await runCli(['node', 'start', '--no-mdns', '--listen', `/ip4/127.0.0.1/tcp/${port}`], { dataDir: join(dir, 'in-use') })
+      const line = assertCliError(result)
+      assert.match(line, new RegExp(`cannot listen on /ip4/127.0.0.1/tcp/${port}: the address is in use`))
+      assert.doesNotMatch(line, /faultTolerance|node:net/)
+    } finally {
+      await new Promise(resolve => holder.close(resolve))
+    }
+  })
+
   it('`node stop` with no node running fails with one line', async () => {
     assertCliError(await runCli(['node', 'stop'], { dataDir: join(dir, 'none') }))
   })

@@ -1,0 +1,50 @@
+/** A bad configuration stops the node with one line naming where the value came from: file and key, variable, flag. */
+import assert from 'node:assert/strict'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { loadConfig } from '../../../src/daemon/config.ts'
+
+describe('config errors', () => {
+  let dir: string
+  before(async () => { dir = await mkdtemp(join(tmpdir(), 'config-errors-')) })
+  after(async () => { await rm(dir, { recursive: true, force: true }) })
+
+  async function fileError (yaml: string): Promise<string> {
+    const file = join(dir, 'config.yaml')
+    await writeFile(file, yaml)
+    const err = await loadConfig(dir, { env: {} }).then(() => undefined, (e: Error) => e)
+    assert.ok(err !== undefined, 'expected the config to be refused')
+    assert.equal(err.name, 'InvalidConfigError')
+    assert.doesNotMatch(err.message, /\n/)
+    assert.ok(err.message.startsWith(`${file}: `), err.message)
+    return err.message.slice(file.length + 2)
+  }
+
+  it('an unknown key is named, with the key it was probably meant to be', async () => {
+    assert.match(await fileError('nixcache: off\n'), /^unknown key "nixcache" \(did you mean nixCache\?\); the keys are listen, /)
+    assert.match(await fileError('colour: blue\n'), /^unknown key "colour"; the keys are /)
+  })
+
+  it('a host:port where a multiaddr belongs names the key and index, and the multiaddr meant', async () => {
+    assert.equal(await fileError('listen: [127.0.0.1:7701]\n'), 'listen[0]: "127.0.0.1:7701" is not a multiaddr: write it as /ip4/127.0.0.1/tcp/7701')
+    assert.match(await fileError('bootstrap: [/ip4/10.0.0.1/tcp/7701/p2p/x, "a b"]\n'), /^bootstrap\[1\]: "a b" is not a multiaddr/)
+  })
+
+  it('a bad rate or address names its key', async () => {
+    assert.match(await fileError('uploadLimit: fast\n'), /^uploadLimit: invalid rate "fast"/)
+    assert.match(await fileError('nixCache: "7702"\n'), /^nixCache: invalid address "7702"/)
+  })
+
+  it('environment variables and flags are checked by the same rules and named', async () => {
+    await rm(join(dir, 'config.yaml'), { force: true })
+    await assert.rejects(loadConfig(dir, { env: { EMERGENCE_NIX_CACHE: 'bogus' } }), { message: /^EMERGENCE_NIX_CACHE: invalid address "bogus"/ })
+    await assert.rejects(loadConfig(dir, { env: { EMERGENCE_LISTEN: '0.0.0.0:7701' } }), { message: /^EMERGENCE_LISTEN: "0.0.0.0:7701" is not a multiaddr: write it as \/ip4\/0.0.0.0\/tcp\/7701$/ })
+    await assert.rejects(loadConfig(dir, { env: {}, flags: { listen: ['10.0.0.1:7701'] } }), { message: /^--listen: "10.0.0.1:7701" is not a multiaddr/ })
+    await assert.rejects(loadConfig(dir, { env: {}, flags: { nixCache: 'nope' } }), { message: /^--nix-cache: / })
+    const good = await loadConfig(dir, { env: { EMERGENCE_LISTEN: '/ip4/127.0.0.1/tcp/0' }, flags: { nixCache: 'off' } })
+    assert.deepEqual(good.listen, ['/ip4/127.0.0.1/tcp/0'])
+    assert.equal(good.nixCache, 'off')
+  })
+})
