@@ -16,7 +16,8 @@ const ROOT = join(dirname(import.meta.filename), '..')
 const EMERGENCE = join(ROOT, 'bin', 'emergence')
 
 function step (title: string): void {
-  process.stdout.write(`\n\x1b[1m== ${title}\x1b[0m\n`)
+  // Bold on a terminal only: a log file or a pipe gets plain text.
+  process.stdout.write(process.stdout.isTTY ? `\n\x1b[1m== ${title}\x1b[0m\n` : `\n== ${title}\n`)
 }
 
 /** Runs a command, echoing it; stops the demo with its message when it fails. */

@@ -9,7 +9,12 @@ export interface Output {
   /** A result: an object in `--json` mode, else the text lines. */
   result: (value: unknown, text: () => string) => void
   line: (text: string) => void
-  progress: (text: string) => void
+  /**
+   * A progress report: the text on a terminal (redrawn) or as a plain line at most once a second; with `--json`,
+   * `data` as one JSON line on stderr (`{"progress": ...}`, also at most once a second), so a script sees a long
+   * pull move before its result comes on stdout.
+   */
+  progress: (text: string, data?: unknown) => void
   done: () => void
 }
 
@@ -17,6 +22,13 @@ export function createOutput (json: boolean, stream: NodeJS.WriteStream = proces
   const tty = stream.isTTY && !json
   let lastPlain = 0
   let pending = false
+  /** True at most once a second: plain and JSON progress lines are throttled, a terminal line is redrawn. */
+  const due = (): boolean => {
+    const now = Date.now()
+    if (now - lastPlain < 1000) return false
+    lastPlain = now
+    return true
+  }
   return {
     json,
     result (value, text) {
@@ -25,17 +37,18 @@ export function createOutput (json: boolean, stream: NodeJS.WriteStream = proces
     line (text) {
       if (!json) process.stdout.write(ensureNewline(text))
     },
-    progress (text) {
-      if (json) return
+    progress (text, data) {
+      if (json) {
+        if (data === undefined || !due()) return
+        stream.write(JSON.stringify({ progress: data }) + '\n')
+        return
+      }
       if (tty) {
         stream.write(`\r\x1b[2K${text}`)
         pending = true
         return
       }
-      const now = Date.now()
-      if (now - lastPlain < 1000) return
-      lastPlain = now
-      stream.write(text + '\n')
+      if (due()) stream.write(text + '\n')
     },
     done () {
       if (pending) stream.write('\n')

@@ -38,9 +38,12 @@ function shareLine (p: ShareProgress): string {
   return `share: ${p.phase} paths ${p.pathsDone}/${p.pathsTotal} ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}`
 }
 
+/** `/nix/store/...-hello: fetching paths 3/10 4.0 MiB/9.0 MiB (44%) 2.0 MiB/s from 2 peer(s)`; sizes once known. */
 export function pullLine (p: NixPullProgress): string {
-  const pct = p.bytesTotal > 0 ? Math.floor(100 * p.bytesDone / p.bytesTotal) : 0
-  return `${p.root}: ${p.phase} paths ${p.pathsDone}/${p.pathsTotal} ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)} (${pct}%) ${formatBytes(p.rate)}/s from ${p.peers} peer(s)`
+  if (p.bytesTotal === 0) return `${p.root}: ${p.phase}${p.pathsTotal > 0 ? ` paths ${p.pathsDone}/${p.pathsTotal}` : ''}`
+  const pct = Math.floor(100 * p.bytesDone / p.bytesTotal)
+  const from = p.peers > 0 ? ` from ${p.peers} peer(s)` : ''
+  return `${p.root}: ${p.phase} paths ${p.pathsDone}/${p.pathsTotal} ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)} (${pct}%) ${formatBytes(p.rate)}/s${from}`
 }
 
 /** The node's Nix signing key, named after its peer id (made on first use). */
@@ -80,7 +83,7 @@ export function registerNixCommands (program: Command): void {
         const done = await controlRequest(socketPath(ctx.dataDir), 'POST', '/v1/nix/share', {
           body: { paths },
           timeoutMs: 0,
-          onEvent: event => { ctx.output.progress(shareLine(event as ShareProgress)) }
+          onEvent: event => { ctx.output.progress(shareLine(event as ShareProgress), event) }
         }) as Omit<ShareResult, 'digests'>
         result = { ...done, announced: true }
       } catch (err) {
@@ -103,7 +106,7 @@ export function registerNixCommands (program: Command): void {
       const result = await controlRequest(socketPath(ctx.dataDir), 'POST', '/v1/nix/pull', {
         body: { path, ...(options.trustedKey !== undefined ? { trustedKeys: options.trustedKey } : {}) },
         timeoutMs: 0,
-        onEvent: event => { ctx.output.progress(pullLine(event as NixPullProgress)) }
+        onEvent: event => { ctx.output.progress(pullLine(event as NixPullProgress), event) }
       }) as NixPullResult
       ctx.output.done()
       ctx.output.result(result, () => `pulled ${result.root}: ${result.imported.length} path(s) imported, ${result.alreadyValid} already valid, ` +

@@ -28,6 +28,7 @@ interface StartOptions {
   downloadLimit?: string
   nixStore?: string
   nixCache?: string
+  registry?: string
   nixTrustedKey?: string[]
 }
 
@@ -44,14 +45,18 @@ function overrides (options: StartOptions, parse: { parseRate: (value: string) =
     ...(options.downloadLimit !== undefined ? { downloadLimit: parseRate(options.downloadLimit) } : {}),
     ...(options.nixStore !== undefined ? { nixStore: options.nixStore } : {}),
     ...(options.nixCache !== undefined ? { nixCache: options.nixCache } : {}),
+    ...(options.registry !== undefined ? { registry: options.registry } : {}),
     ...(options.nixTrustedKey !== undefined ? { nixTrustedKeys: options.nixTrustedKey } : {})
   }
 }
 
+/** `app:1: fetching 12.0 MiB/40.0 MiB (30%) 8.0 MiB/s from 3 peer(s), blobs 2/4 eta 4s`; sizes only once known. */
 export function progressLine (p: PullProgress): string {
-  const pct = p.bytesTotal > 0 ? Math.floor(100 * p.bytesDone / p.bytesTotal) : 0
+  if (p.bytesTotal === 0) return `${p.ref}: ${p.phase}${p.blobsTotal > 0 ? `, blobs ${p.blobsDone}/${p.blobsTotal}` : ''}`
+  const pct = Math.floor(100 * p.bytesDone / p.bytesTotal)
   const eta = p.rate > 0 && p.bytesTotal > p.bytesDone ? ` eta ${Math.ceil((p.bytesTotal - p.bytesDone) / p.rate)}s` : ''
-  return `${p.ref}: ${p.phase} ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)} (${pct}%) ${formatBytes(p.rate)}/s from ${p.peers} peer(s), blobs ${p.blobsDone}/${p.blobsTotal}${eta}`
+  const from = p.peers > 0 ? ` from ${p.peers} peer(s)` : ''
+  return `${p.ref}: ${p.phase} ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)} (${pct}%) ${formatBytes(p.rate)}/s${from}, blobs ${p.blobsDone}/${p.blobsTotal}${eta}`
 }
 
 async function request (ctx: CliContext, method: string, path: string, body?: unknown): Promise<unknown> {
@@ -80,6 +85,7 @@ export function registerNodeCommands (program: Command): void {
     .option('--download-limit <rate>', 'download limit in bytes/s, e.g. 50M')
     .option('--nix-store <dir>', 'root of a chroot Nix store to share from and pull into (default: the system store)')
     .option('--nix-cache <host:port>', 'Nix binary cache endpoint, or off (default 127.0.0.1:7702)')
+    .option('--registry <host:port>', 'OCI registry mirror endpoint, or off (default 127.0.0.1:7703)')
     .option('--nix-trusted-key <keys>', 'Nix public keys (name:base64) one of which must sign every pulled path, comma-separated', splitList)
     .option('--config <file>', 'YAML config file (default: <data-dir>/config.yaml)')
     .option('-d, --detach', 'run in the background (output in <data-dir>/node.log); returns once the node answers')
@@ -121,6 +127,7 @@ export function registerNodeCommands (program: Command): void {
         `images    ${status.images}`,
         `nix paths ${status.nixPaths}`,
         `nix cache ${status.nixCache ?? 'off'}`,
+        `registry ${status.registry ?? 'off'}`,
         `nix key   ${status.nixPublicKey}`,
         `served    ${formatBytes(status.servedBytes)}`,
         `received  ${formatBytes(status.receivedBytes)}`,
@@ -175,7 +182,7 @@ export function registerNodeCommands (program: Command): void {
       const result = await controlRequest(socketPath(ctx.dataDir), 'POST', '/v1/pull', {
         body,
         timeoutMs: 0,
-        onEvent: event => { ctx.output.progress(progressLine(event as PullProgress)) }
+        onEvent: event => { ctx.output.progress(progressLine(event as PullProgress), event) }
       }) as { ref: string, descriptor: { digest: string }, fetchedBytes: number, fromPeers: Record<string, number> }
       ctx.output.done()
       ctx.output.result(result, () => `pulled ${result.ref} ${result.descriptor.digest}: ${formatBytes(result.fetchedBytes)} from ${Object.keys(result.fromPeers).length} peer(s)`)

@@ -45,7 +45,7 @@ async function ensureImage (ctx: CliContext, store: Store, ref: string): Promise
     await controlRequest(socketPath(ctx.dataDir), 'POST', '/v1/pull', {
       body: { ref },
       timeoutMs: 0,
-      onEvent: event => { ctx.output.progress(progressLine(event as PullProgress)) }
+      onEvent: event => { ctx.output.progress(progressLine(event as PullProgress), event) }
     })
     ctx.output.done()
   } catch (err) {
@@ -82,7 +82,7 @@ async function ensureClosure (ctx: CliContext, path: string): Promise<void> {
     await controlRequest(socketPath(ctx.dataDir), 'POST', '/v1/nix/pull', {
       body: { path },
       timeoutMs: 0,
-      onEvent: event => { ctx.output.progress(pullLine(event as NixPullProgress)) }
+      onEvent: event => { ctx.output.progress(pullLine(event as NixPullProgress), event) }
     })
     ctx.output.done()
   } catch (err) {
