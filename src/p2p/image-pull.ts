@@ -45,10 +45,13 @@ export interface ImagePullResult {
   fromPeers: Record<string, number>
 }
 
-interface Target { root?: Digest, tag?: string, writeAs: string }
+/** What to fetch and where it goes: a ref to write, or (a bare digest pulled without `tagAs`) a pin. */
+interface Target { root?: Digest, tag?: string, writeAs?: string }
 
 function parseTarget (ref: string, tagAs: string | undefined): Target {
-  if (isDigest(ref)) return { root: ref, writeAs: tagAs ?? ref }
+  // A bare digest names content, not an image name: it is kept by a pin (as `image pin` does), not under a ref
+  // that looks like a tag.
+  if (isDigest(ref)) return { root: ref, ...(tagAs !== undefined ? { writeAs: tagAs } : {}) }
   const parsed = parseReference(ref)
   const writeAs = tagAs ?? (parsed.tag !== undefined ? `${parsed.name}:${parsed.tag}` : formatReference(parsed))
   if (parsed.digest !== undefined) return { root: parsed.digest, writeAs }
@@ -57,7 +60,7 @@ function parseTarget (ref: string, tagAs: string | undefined): Target {
 
 export async function pullImage (puller: Puller, ref: string, options: PullImageOptions = {}): Promise<ImagePullResult> {
   const target = await heldTarget(puller, parseTarget(ref, options.tagAs), options)
-  const progress = new ProgressTracker(target.writeAs, options.onProgress)
+  const progress = new ProgressTracker(target.writeAs ?? ref, options.onProgress)
   const fetched = { bytes: 0, fromPeers: {} as Record<string, number> }
   const hints: PeerId[] = []
   // Stops blob pulls still running when another one failed, before the lease goes.
@@ -104,10 +107,14 @@ export async function pullImage (puller: Puller, ref: string, options: PullImage
     }
     progress.phase('fetching')
     const manifest = await fetchManifest(puller, root, target.tag === undefined, options.platform ?? puller.platform ?? hostPlatform(), progress, blob)
-    await keepRef(puller, target.writeAs, root.digest, options.force)
-    await puller.store.refs.set(target.writeAs, root)
+    if (target.writeAs !== undefined) {
+      await keepRef(puller, target.writeAs, root.digest, options.force)
+      await puller.store.refs.set(target.writeAs, root)
+    } else {
+      await puller.store.pins.add(root.digest, 'pulled by digest')
+    }
     progress.phase('done')
-    return { ref: target.writeAs, descriptor: root, manifest, progress: progress.snapshot(), fetchedBytes: fetched.bytes, fromPeers: fetched.fromPeers }
+    return { ref: target.writeAs ?? root.digest, descriptor: root, manifest, progress: progress.snapshot(), fetchedBytes: fetched.bytes, fromPeers: fetched.fromPeers }
   } finally {
     controller.abort(new Error('image pull ended'))
     await lease.release()
@@ -119,14 +126,14 @@ export async function pullImage (puller: Puller, ref: string, options: PullImage
  * needed, no network when every blob is in) and moves nothing. `force` (or `tagAs`) asks the trusted peers.
  */
 async function heldTarget (puller: Puller, target: Target, options: PullImageOptions): Promise<Target> {
-  if (target.tag === undefined || options.force === true || options.tagAs !== undefined) return target
+  if (target.tag === undefined || target.writeAs === undefined || options.force === true || options.tagAs !== undefined) return target
   const held = await puller.store.refs.get(target.writeAs)
   return held !== undefined ? { root: held.digest, writeAs: target.writeAs } : target
 }
 
 /** Throws RefExistsError when `ref` points at other content than `digest` and the caller did not force it. */
-async function keepRef (puller: Puller, ref: string, digest: Digest, force: boolean | undefined): Promise<void> {
-  if (force === true) return
+async function keepRef (puller: Puller, ref: string | undefined, digest: Digest, force: boolean | undefined): Promise<void> {
+  if (force === true || ref === undefined) return
   const existing = await puller.store.refs.get(ref)
   if (existing !== undefined && existing.digest !== digest) throw new RefExistsError(ref, existing.digest, digest)
 }

@@ -59,6 +59,20 @@ test('an image pulled by digest needs no trust and is kept under that digest', a
   assert.equal((await puller.store.resolve(`library/app@${image.manifest.digest}`)).descriptor.digest, image.manifest.digest)
 })
 
+test('an image pulled by a bare digest is kept by a pin, not under a ref named after the digest', async t => {
+  const [seed, puller] = await Promise.all([startPeer(t), startPeer(t)])
+  const image = await putImage(seed.store, 'library/app:1.0', [randomBytes(5000)])
+  await connect(puller, seed)
+  const result = await puller.p2p.pullImage(image.manifest.digest)
+  assert.equal(result.ref, image.manifest.digest)
+  assert.deepEqual(await puller.store.refs.list(), [])
+  assert.deepEqual((await puller.store.pins.list()).map(p => p.digest), [image.manifest.digest])
+  assert.equal((await puller.store.resolve(image.manifest.digest)).descriptor.digest, image.manifest.digest)
+  // The pin keeps it through gc.
+  await puller.store.gc({ graceMs: 0 })
+  for (const blob of image.blobs) assert.equal(await puller.store.blobs.has(blob.digest), true)
+})
+
 test('from an index only the wanted platform is fetched; the ref names the index', async t => {
   const seed = await startPeer(t)
   const puller = await trusting(t, seed)
