@@ -1,5 +1,5 @@
 /**
- * A Nix binary cache over HTTP (specs.md §5) that `nix copy --from http://...` and substituters read:
+ * A Nix binary cache over HTTP (docs/formats.md "narinfo and signatures") that `nix copy --from http://...` and substituters read:
  * `GET /nix-cache-info`, `HEAD|GET /<hashPart>.narinfo` (404 when absent) and `GET /nar/<narHash>-<hashPart>.nar`,
  * uncompressed and streamed from the PathSource, never buffered whole. Narinfos are signed with `signingKey`.
  *

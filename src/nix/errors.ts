@@ -1,6 +1,6 @@
 /**
  * Errors of the Nix subsystem, one class per failure, matched by `name`. NAR errors are thrown by the reader
- * (specs.md §5 "A parser must reject ..."); a restore that throws one leaves nothing written.
+ * (docs/formats.md "NAR": readers refuse anything else); a restore that throws one leaves nothing written.
  */
 import { EmergenceError } from '../util/errors.ts'
 
@@ -18,7 +18,7 @@ export class NixHashError extends EmergenceError {
   }
 }
 
-/** A store path or store path name breaks the rules of specs.md §5. */
+/** A store path or store path name breaks the rules of docs/formats.md "Nix store paths and nix32". */
 export class StorePathError extends EmergenceError {
   readonly path: string
 

@@ -1,6 +1,6 @@
 /**
  * Nix hash strings. We always write sha256 hashes as `sha256:<nix32>` (what narinfo files and the signature
- * fingerprint use, specs.md §5) and read that form, base16 (`sha256:<64 hex>`) and SRI (`sha256-<base64>`, which
+ * fingerprint use, docs/formats.md "Nix store paths and nix32") and read that form, base16 (`sha256:<64 hex>`) and SRI (`sha256-<base64>`, which
  * `nix path-info --json` prints), normalising to nix32.
  */
 import { createHash } from 'node:crypto'

@@ -1,6 +1,6 @@
 /**
  * Nix: store paths, NAR archives, narHash, narinfo, signatures, the local Nix store and a binary cache server
- * (specs.md §5). Everything streams with bounded memory; every malformed input ends in a typed error (errors.ts).
+ * (docs/formats.md). Everything streams with bounded memory; every malformed input ends in a typed error (errors.ts).
  *
  * - `nix32.ts`, `hash.ts`, `store-path.ts`: Nix's base-32, `sha256:<nix32>` hashes, `/nix/store/<hash>-<name>`.
  * - `nar-writer.ts` (`dumpNar`, bytes equal to `nix-store --dump`), `nar-reader.ts` (`parseNar`, refuses hostile

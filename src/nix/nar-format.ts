@@ -1,5 +1,5 @@
 /**
- * The NAR wire format, specs.md §5: every string is a u64 little-endian length, the bytes, and zero padding to a
+ * The NAR wire format (docs/formats.md "NAR"): every string is a u64 little-endian length, the bytes, and zero padding to a
  * multiple of 8; `nar = str("nix-archive-1") obj`. Shared by the writer, the reader and the export stream.
  */
 

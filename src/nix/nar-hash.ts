@@ -1,5 +1,5 @@
 /**
- * narHash = `sha256:` + nix32(sha256(NAR)) and narSize = its byte count (specs.md §5), computed while the NAR
+ * narHash = `sha256:` + nix32(sha256(NAR)) and narSize = its byte count (docs/formats.md "NAR"), computed while the NAR
  * streams past, never over a buffered copy.
  */
 import { createHash } from 'node:crypto'

@@ -1,5 +1,5 @@
 /**
- * A streaming NAR parser (specs.md §5) that turns a byte stream into entry events in archive order, checking
+ * A streaming NAR parser (docs/formats.md "NAR") that turns a byte stream into entry events in archive order, checking
  * everything a hostile sender could get wrong: magic, token order, zero padding, entry names (not empty, `.`,
  * `..`, no `/` or NUL), strictly ascending entry order (duplicates refused), length limits, truncation and bytes
  * after the end. It holds one input chunk at a time; file contents are handed on as a stream.

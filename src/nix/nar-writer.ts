@@ -1,5 +1,5 @@
 /**
- * A streaming NAR writer (specs.md §5) whose bytes equal `nix-store --dump`: entries sorted by raw bytes,
+ * A streaming NAR writer (docs/formats.md "NAR") whose bytes equal `nix-store --dump`: entries sorted by raw bytes,
  * `executable` when the owner x bit is set, symlink targets verbatim, empty directories kept. Paths are handled
  * as bytes, so names that are not UTF-8 survive. Memory stays bounded: file contents are read in chunks and
  * small token runs are coalesced into chunks of about `chunkSize` bytes.

@@ -1,5 +1,5 @@
 /**
- * `.narinfo` documents, specs.md §5 (Nix's nar-info.cc): `Key: value` lines with StorePath, URL, Compression
+ * `.narinfo` documents (docs/formats.md "narinfo and signatures"; Nix's nar-info.cc): `Key: value` lines with StorePath, URL, Compression
  * (bzip2 when absent), FileHash, FileSize, NarHash, NarSize, References (space-separated base names), Deriver,
  * Sig (repeats) and CA. We parse strictly (required fields, valid paths and hashes, no repeated single-valued keys)
  * but skip unknown keys, as Nix does. Store paths are full paths in the parsed form.

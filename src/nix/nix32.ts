@@ -1,5 +1,5 @@
 /**
- * Nix's base-32 ("nix32"), specs.md §5: alphabet `0123456789abcdfghijklmnpqrsvwxyz` (no e, o, u, t), length
+ * Nix's base-32 ("nix32", docs/formats.md): alphabet `0123456789abcdfghijklmnpqrsvwxyz` (no e, o, u, t), length
  * `floor((8n - 1) / 5) + 1` for n bytes, and the characters come from the *last* 5-bit group first. This is
  * not RFC 4648 base32; it mirrors `printHash32` / `parseHash32` in Nix's hash.cc bit for bit.
  */

@@ -1,6 +1,6 @@
 /**
  * ed25519 signatures on path infos, compatible with `nix-store --generate-binary-cache-key` keys and Nix's
- * `ValidPathInfo::fingerprint` (specs.md §5): secret keys are `name:base64(seed || public)`, public keys
+ * `ValidPathInfo::fingerprint` (docs/formats.md "narinfo and signatures"): secret keys are `name:base64(seed || public)`, public keys
  * `name:base64(public)`, signatures `name:base64(sig)` over
  * `1;<storePath>;<narHash>;<narSize>;<comma-joined sorted full reference paths>`. Node's crypto signs
  * byte-identically to libsodium once the raw keys are wrapped in their PKCS8 / SPKI DER prefixes.

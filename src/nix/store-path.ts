@@ -1,5 +1,5 @@
 /**
- * Store paths, specs.md §5: `/nix/store/<32 nix32 chars>-<name>`, the name at most 211 characters of
+ * Store paths (docs/formats.md "Nix store paths and nix32"): `/nix/store/<32 nix32 chars>-<name>`, the name at most 211 characters of
  * `[0-9A-Za-z+\-._?=]`, not `.` or `..` and not starting with `.-` or `..-`. We only speak the standard store
  * directory; a chroot store (`--store DIR`) keeps the same logical paths under `DIR/nix/store`.
  */

@@ -1,5 +1,5 @@
 /**
- * Bundles for Nix automata (specs.md §3): a minimal read-only rootfs of empty directories plus one read-only
+ * Bundles for Nix automata (docs/formats.md "Runtime config"): a minimal read-only rootfs of empty directories plus one read-only
  * bind mount (`rbind,ro,nosuid,nodev`) per store path of the closure the caller passes, so the process sees
  * exactly its closure under /nix/store and nothing else of the host store.
  */
@@ -14,7 +14,7 @@ import { resolveUserFrom } from './user.ts'
 
 export const NIX_STORE_DIR = '/nix/store'
 
-/** `/nix/store/<32 nix32 chars>-<name>` (specs.md §5: nix32 has no e, o, u, t; names of [0-9A-Za-z+-._?=]). */
+/** `/nix/store/<32 nix32 chars>-<name>` (docs/formats.md: nix32 has no e, o, u, t; names of [0-9A-Za-z+-._?=]). */
 const STORE_PATH = /^\/nix\/store\/[0-9abcdfghijklmnpqrsvwxyz]{32}-[0-9A-Za-z+\-._?=]{1,211}$/
 
 const ROOTFS_DIRS = ['proc', 'dev', 'sys', 'tmp', 'run', 'etc', 'root', 'nix/store', 'var/tmp']

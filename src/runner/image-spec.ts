@@ -1,5 +1,5 @@
 /**
- * Image config -> runtime config.json (specs.md §3, following umoci's oci/config/convert): on the `runc spec`
+ * Image config -> runtime config.json (docs/formats.md "Runtime config", following umoci's oci/config/convert): on the `runc spec`
  * baseline, `args` = Entrypoint ++ Cmd, `cwd` = WorkingDir or `/`, env = image Env with a default PATH only when
  * it has none, then the caller's overrides; `User` resolved in the rootfs; each Volume becomes a tmpfs.
  */

@@ -1,5 +1,5 @@
 /**
- * Ownership, modes and times of unpacked entries, in umoci's order (specs.md §2): lchown, then chmod (never on a
+ * Ownership, modes and times of unpacked entries, in umoci's order (docs/formats.md "OCI layers"): lchown, then chmod (never on a
  * symlink; after chown because chown clears setuid/setgid), then lutimes. Device nodes and fifos need mknod(2),
  * which Node lacks, so we run `mknod(1)`.
  */

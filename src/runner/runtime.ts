@@ -1,5 +1,5 @@
 /**
- * The `Runtime` contract (design.md) over the runc CLI: argument arrays, never a shell; runc's state under its
+ * The `Runtime` contract (docs/architecture.md) over the runc CLI: argument arrays, never a shell; runc's state under its
  * own `--root`; runc's own errors read from its JSON log (`--log --log-format json`) so that a failure of runc
  * (RuncExitError) is told apart from the container's exit code.
  *

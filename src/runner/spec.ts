@@ -1,6 +1,6 @@
 /**
  * The runtime-spec `config.json` (opencontainers/runtime-spec config.md, config-linux.md): the fields we set,
- * and the baseline `runc spec` writes (runc 1.1, specs.md §3), built in code so no runc call is needed.
+ * and the baseline `runc spec` writes (runc 1.1, docs/formats.md "Runtime config"), built in code so no runc call is needed.
  */
 
 export interface Mount {

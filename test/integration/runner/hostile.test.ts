@@ -2,7 +2,7 @@
  * Hostile layers: names with `..` and absolute paths, symlinks to `/`, `..` and host directories with entries
  * written through them, hard links and whiteouts aimed outside the rootfs. Nothing outside the rootfs may be
  * created or changed (a sentinel directory beside it is checked), and where umoci accepts the layer our tree
- * must equal umoci's (specs.md §2 cleaning rules).
+ * must equal umoci's (docs/formats.md "OCI layers" cleaning rules).
  */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'

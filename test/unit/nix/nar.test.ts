@@ -39,7 +39,7 @@ async function makeTree (root: string): Promise<void> {
   await writeFile(Buffer.from(join(root, 'odd') + '/bad\xffbyte', 'latin1'), 'x')
 }
 
-test('a file holding "hello\\n" gives the 120-byte NAR and narHash of specs.md §5', async (t) => {
+test('a file holding "hello\\n" gives the 120-byte NAR and narHash of docs/formats.md "NAR"', async (t) => {
   const dir = await tempDir(t)
   await writeFile(join(dir, 'f'), 'hello\n')
   const nar = await collect(dumpNar(join(dir, 'f')))

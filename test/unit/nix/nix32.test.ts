@@ -5,7 +5,7 @@ import {
   decodeNix32, encodeNix32, isNix32, nix32Length, nixHashBytes, nixHashOf, parseNixHash
 } from '../../../src/nix/index.ts'
 
-test('sha256("abc") encodes to the vector of specs.md §5', () => {
+test('sha256("abc") encodes to the vector of docs/formats.md "Nix store paths and nix32"', () => {
   const digest = createHash('sha256').update('abc').digest()
   assert.equal(encodeNix32(digest), '1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s')
   assert.deepEqual(Buffer.from(decodeNix32('1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s')), digest)

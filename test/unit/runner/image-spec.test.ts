@@ -1,4 +1,4 @@
-/** Image config -> config.json (specs.md §3) and the Nix closure spec. */
+/** Image config -> config.json (docs/formats.md "Runtime config") and the Nix closure spec. */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
