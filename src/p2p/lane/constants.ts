@@ -23,6 +23,8 @@ export const MAX_LANE_DISCARDS = 256
 /** Inbound lanes per peer and in total. */
 export const MAX_LANES_PER_PEER = 2
 export const MAX_LANES = 256
+/** TCP connections beyond the open lanes that may be mid-handshake at once; more are refused at the door. */
+export const MAX_PENDING_HANDSHAKES = 64
 
 /** A requester closes a lane it has not used for this long (the server allows the idle-stream timeout). */
 export const LANE_IDLE_MS = 10_000

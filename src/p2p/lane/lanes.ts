@@ -131,6 +131,11 @@ export class Lanes {
     return await LaneConnection.open({ offer, peer: peer.toString(), credentials, timeoutMs: this.init.openTimeoutMs, idleMs: this.init.idleMs, counts: this.counts, signal: both })
   }
 
+  /** Connections to the lane port refused at the door (every lane and pending-handshake slot taken). */
+  get refused (): number {
+    return this.server?.dropped ?? 0
+  }
+
   /** Lanes this node serves to peers right now. */
   served (peer?: string): number {
     return this.server?.count(peer) ?? 0

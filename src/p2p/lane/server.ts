@@ -16,7 +16,7 @@ import { pieceBuffers } from '../buffer-pool.ts'
 import { answerGet, type AnswerSink, type ServerContext } from '../server.ts'
 import type { LaneCredentials } from './certificate.ts'
 import { provenPeer } from './certificate.ts'
-import { LANE_ALPN, LANE_CIPHERS, MAX_LANE_REQUESTS, MAX_LANES, MAX_LANES_PER_PEER } from './constants.ts'
+import { LANE_ALPN, LANE_CIPHERS, MAX_LANE_REQUESTS, MAX_LANES, MAX_LANES_PER_PEER, MAX_PENDING_HANDSHAKES } from './constants.ts'
 import { FrameReader, KIND, encodeFrame, type LaneFrame } from './frames.ts'
 import type { TicketBook } from './tickets.ts'
 import { settle, waitForEvent } from './waits.ts'
@@ -37,6 +37,8 @@ export class LaneServer {
   private readonly open = new Map<TLSSocket, string>()
   /** Every TCP connection, handshake done or not: close() ends them all (the listener waits for them). */
   private readonly sockets = new Set<Socket>()
+  /** TCP connections refused because the lanes and pending handshakes were all taken. */
+  dropped = 0
 
   constructor (ctx: LaneServerContext) {
     this.ctx = ctx
@@ -53,6 +55,9 @@ export class LaneServer {
       secureOptions: constants.SSL_OP_NO_TICKET,
       handshakeTimeout: ctx.serve.requestTimeoutMs
     }, socket => { void this.accept(socket) })
+    // Connections still in their handshake count too: a flood of them is refused at the door, not buffered.
+    this.server.maxConnections = MAX_LANES + MAX_PENDING_HANDSHAKES
+    this.server.on('drop', () => { this.dropped++ })
     this.server.on('tlsClientError', err => { ctx.logger.debug(`lane handshake failed: ${err.message}`) })
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket)
