@@ -18,6 +18,11 @@ function toError (line: Line | undefined, status: number | undefined): ControlRe
   return new ControlRequestError(line?.error?.message ?? `control request failed with status ${String(status)}`, line?.error?.code ?? 'CONTROL_FAILED')
 }
 
+/** A stream that ended before its `done` line: the node stopped or died mid-answer (Node itself says "aborted"). */
+function closedEarly (): ControlRequestError {
+  return new ControlRequestError('the node closed the stream before it finished (did its process stop?)', 'CONTROL_FAILED')
+}
+
 /** Sends one request; resolves with the JSON answer, or the `done` value of a stream. */
 export async function controlRequest (socketPath: string, method: string, path: string, options: ControlOptions = {}): Promise<unknown> {
   return await new Promise((resolve, reject) => {
@@ -52,10 +57,11 @@ export async function controlRequest (socketPath: string, method: string, path: 
         }
         if (res.statusCode !== 200 || last?.error !== undefined) { reject(toError(last, res.statusCode)); return }
         if (!streaming) { resolve(last); return }
-        if (last === undefined || !('done' in last)) { reject(new ControlRequestError('the node closed the stream before it finished', 'CONTROL_FAILED')); return }
+        if (last === undefined || !('done' in last)) { reject(closedEarly()); return }
         resolve(last.done)
       })
-      res.on('error', reject)
+      // The node's process died mid-answer (killed, crashed): Node says only "aborted", which tells the user nothing.
+      res.on('error', () => { reject(closedEarly()) })
     })
     const timeout = options.timeoutMs ?? 10_000
     if (timeout > 0) req.setTimeout(timeout, () => { req.destroy(new ControlRequestError(`the node did not answer within ${timeout} ms`, 'CONTROL_TIMEOUT')) })
