@@ -11,10 +11,11 @@
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { mkdtemp, readFile, rm, writeFile, chmod, mkdir } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile, chmod, mkdir } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { startNode, stopAll, type ClusterNode } from '../lib/cluster.ts'
+import { cpuSeconds, settle } from '../lib/idle.ts'
 
 const HERE = dirname(import.meta.filename)
 const LIB = join(HERE, 'anchors', 'netns-lib.sh')
@@ -75,13 +76,6 @@ interface FanoutResult {
   peersAtStart: number[]
 }
 
-/** User + system CPU seconds a process has used so far (Linux /proc). */
-async function cpuSeconds (pid: number | undefined): Promise<number> {
-  if (pid === undefined) return 0
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? []
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
-
 async function emergenceFanout (n: number, mb: number, work: string, logs: string | undefined): Promise<FanoutResult> {
   const layout = await buildImage(work, mb)
   const nodes: ClusterNode[] = []
@@ -125,15 +119,6 @@ async function emergenceFanout (n: number, mb: number, work: string, logs: strin
   }
 }
 
-/** Waits (up to a minute) until the daemons together use less than a tenth of a core. */
-async function settle (nodes: ClusterNode[]): Promise<void> {
-  const total = async (): Promise<number> => (await Promise.all(nodes.map(async n => await cpuSeconds(n.process.pid)))).reduce((a, b) => a + b, 0)
-  for (let waited = 0; waited < 60; waited++) {
-    const before = await total()
-    await new Promise(resolve => setTimeout(resolve, 1000))
-    if (await total() - before < 0.1) return
-  }
-}
 
 async function seconds (fn: () => Promise<unknown>): Promise<number> {
   const start = performance.now()

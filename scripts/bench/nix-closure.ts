@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { startNode, stopAll, runToEnd, EMERGENCE_BIN, type ClusterNode } from '../lib/cluster.ts'
+import { cpuSeconds, settle } from '../lib/idle.ts'
 
 const run = promisify(execFile)
 const NIX_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NIX_REMOTE'))
@@ -36,6 +37,14 @@ async function buildChain (work: string, n: number, kib: number): Promise<{ root
   const root = (await sh('nix-build', [file, '--option', 'sandbox', 'false', ...NO_SUBSTITUTES, '--out-link', join(work, 'result')])).trim()
   const infos = JSON.parse(await sh('nix', [...NIX, 'path-info', '--json', '--recursive', ...NO_SUBSTITUTES, root])) as Array<{ narSize: number }>
   return { root, paths: infos.length, narBytes: infos.reduce((sum, i) => sum + i.narSize, 0) }
+}
+
+/**
+ * Writes out what earlier steps left in the page cache, so that neither side of the comparison pays for the
+ * other's writes (nor for the sharing) while its clock runs.
+ */
+async function flushDisks (): Promise<void> {
+  await run('sync', [])
 }
 
 async function freePort (): Promise<number> {
@@ -71,6 +80,7 @@ async function nixCopyBaseline (work: string, root: string, paths: number): Prom
   try {
     await waitForHttp(`http://127.0.0.1:${port}/nix-cache-info`)
     const target = join(work, 'nix-copy-store')
+    await flushDisks()
     const started = performance.now()
     await sh('nix', [...NIX, 'copy', '--from', `http://127.0.0.1:${port}`, '--to', target, '--option', 'require-sigs', 'false', ...NO_SUBSTITUTES,
       '--option', 'narinfo-cache-negative-ttl', '0', '--option', 'narinfo-cache-positive-ttl', '0', root], { ...NIX_ENV, XDG_CACHE_HOME: join(work, 'xdg') })
@@ -82,7 +92,14 @@ async function nixCopyBaseline (work: string, root: string, paths: number): Prom
   }
 }
 
-interface EmergenceRun { seconds: number, pullSeconds: number, cliStartSeconds: number, fromPeers: Record<string, number> }
+interface EmergenceRun {
+  seconds: number
+  pullSeconds: number
+  cliStartSeconds: number
+  fromPeers: Record<string, number>
+  /** CPU seconds of the daemons during the pull: the puller, then the two sharers (nix-store --import not included). */
+  cpu: number[]
+}
 
 /** Two nodes share the closure from the system store; a third pulls it into an empty chroot store. */
 async function emergencePull (work: string, root: string, paths: number): Promise<EmergenceRun> {
@@ -102,16 +119,22 @@ async function emergencePull (work: string, root: string, paths: number): Promis
       const shared = await sharer.cli(['nix', 'share', root])
       if (shared.status !== 0) throw new Error(`share failed: ${shared.stderr}`)
     }
+    // Sharing announces every NAR and record in the DHT; in a running cluster that is long done when a pull
+    // starts, so the clock starts once the daemons are nearly idle.
+    await settle(nodes)
+    await flushDisks()
     const cliStart = performance.now()
     await runToEnd(EMERGENCE_BIN, ['--version'])
     const cliStartSeconds = (performance.now() - cliStart) / 1000
+    const cpuBefore = await Promise.all([b, a, c].map(async n => await cpuSeconds(n.process.pid)))
     const started = performance.now()
     const pulled = await b.cli(['nix', 'pull', root], { json: true })
     const seconds = (performance.now() - started) / 1000
+    const cpu = await Promise.all([b, a, c].map(async (n, i) => await cpuSeconds(n.process.pid) - (cpuBefore[i] ?? 0)))
     if (pulled.status !== 0) throw new Error(`pull failed: ${pulled.stderr}`)
     const result = JSON.parse(pulled.stdout) as { fromPeers: Record<string, number> }
     await verify(join(work, 'b-nix'), root, paths)
-    return { seconds, pullSeconds: seconds - cliStartSeconds, cliStartSeconds, fromPeers: result.fromPeers }
+    return { seconds, pullSeconds: seconds - cliStartSeconds, cliStartSeconds, fromPeers: result.fromPeers, cpu }
   } finally {
     await stopAll(nodes)
   }
@@ -138,6 +161,8 @@ try {
     console.log(`${name.padEnd(width)}  ${seconds.toFixed(2).padStart(7)}  ${(mb / seconds).toFixed(0).padStart(6)}  ${(seconds / baseline).toFixed(2)}x`)
   }
   console.log(`bytes by peer: ${Object.entries(emergence.fromPeers).map(([p, b]) => `${p.slice(-8)} ${(b / 1e6).toFixed(1)} MB`).join(', ')}`)
+  const [puller = 0, ...sharers] = emergence.cpu
+  console.log(`daemon CPU during the pull: puller ${puller.toFixed(2)} s, sharers ${sharers.map(c => c.toFixed(2)).join(' s and ')} s`)
 } finally {
   await rm(work, { recursive: true, force: true })
 }

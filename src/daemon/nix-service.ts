@@ -85,7 +85,8 @@ export function p2pNixNetwork (p2p: P2P): NixNetwork {
       const { providers, ...rest } = options
       return await p2p.pullBlob(descriptor, { ...rest, providers: toPeerIds(providers) })
     },
-    blobAdded: digest => { p2p.blobAdded(digest) }
+    blobAdded: digest => { p2p.blobAdded(digest) },
+    batch: async fn => await p2p.puller.batch(fn)
   }
 }
 

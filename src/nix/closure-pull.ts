@@ -12,9 +12,11 @@
 import type { Digest } from '../oci/digest.ts'
 import type { Descriptor } from '../oci/types.ts'
 import type { Lease } from '../store/leases.ts'
+import { readThrough } from '../util/fs.ts'
 import { Semaphore } from '../util/semaphore.ts'
 import { mapLimit } from './concurrency.ts'
 import type { ExportItem } from './export-format.ts'
+import { verifyNarStream } from './nar-hash.ts'
 import type { NetworkPullResult } from './network.ts'
 import { EMPTY_CONFIG, buildClosureRecord, closureRef, infoRef, sortRecords, type PathRecord } from './path-record.ts'
 import { NixPullTracker, type NixPullProgress } from './pull-progress.ts'
@@ -47,9 +49,19 @@ export interface NixPullResult {
 
 type Done = Omit<NixPullResult, 'root' | 'progress'>
 
+/** Bytes read from the blob store and written to `nix-store --import` at a time. */
+const IMPORT_CHUNK = 1024 * 1024
+
+/** What every NAR pull of one closure pull shares. */
+interface PullRun {
+  lease: Lease
+  signal: AbortSignal
+}
+
 /** Starts the NAR pulls, `limit` at a time, in import order; each promise settles when its blob is held. */
-function startPulls (ctx: FetchContext, records: readonly PathRecord[], discovery: Discovery, lease: Lease, signal: AbortSignal,
+function startPulls (ctx: FetchContext, records: readonly PathRecord[], discovery: Discovery, run: PullRun,
   limit: number, tracker: NixPullTracker): Map<StorePath, Promise<NetworkPullResult>> {
+  const { lease, signal } = run
   const limiter = new Semaphore(Math.max(1, Math.floor(limit)))
   const pulls = new Map<StorePath, Promise<NetworkPullResult>>()
   for (const record of records) {
@@ -59,6 +71,7 @@ function startPulls (ctx: FetchContext, records: readonly PathRecord[], discover
         signal,
         lease,
         providers: discovery.providers,
+        direct: discovery.closure !== undefined,
         onStart: (_size, resumed) => { tracker.bytes(resumed) },
         onPiece: (peer, bytes) => { tracker.bytes(bytes, peer) }
       })
@@ -71,10 +84,18 @@ function startPulls (ctx: FetchContext, records: readonly PathRecord[], discover
   return pulls
 }
 
-/** The NAR of `record` once its pull is done, read from the blob store. */
-async function * narOnceHeld (ctx: FetchContext, record: PathRecord, pull: Promise<unknown> | undefined, tracker: NixPullTracker): AsyncGenerator<Uint8Array> {
-  await pull
-  for await (const chunk of await ctx.store.blobs.read(record.nar.digest)) yield chunk as Uint8Array
+/**
+ * The NAR of `record` once its pull is done, read from the blob store. A NAR this pull fetched was verified
+ * against narHash a moment ago (its blob digest is the narHash, and the store wrote it only after the check), so
+ * it is not hashed again; one the store held before the pull is checked on its way to Nix.
+ */
+async function * narOnceHeld (ctx: FetchContext, record: PathRecord, pull: Promise<NetworkPullResult> | undefined, buffer: Uint8Array,
+  tracker: NixPullTracker): AsyncGenerator<Uint8Array> {
+  const result = await pull
+  // One buffer for every NAR: the import writes each chunk out before it asks for the next (process.ts).
+  const read = readThrough(ctx.store.paths.blob(record.nar.digest), buffer)
+  if (result === undefined || result.alreadyPresent) yield * verifyNarStream(read, record.info)
+  else yield * read
   tracker.pathDone()
 }
 
@@ -107,6 +128,21 @@ async function keepRecords (ctx: FetchContext, root: StorePath, discovery: Disco
   return digests
 }
 
+async function runNow<T> (fn: () => Promise<T>): Promise<T> {
+  return await fn()
+}
+
+/** Pulls the missing NARs and streams them into `nix-store --import` as they arrive, dependencies first. */
+async function fetchAndImport (ctx: FetchContext, missing: readonly PathRecord[], discovery: Discovery, run: PullRun, options: PullClosureOptions,
+  tracker: NixPullTracker): Promise<{ imported: StorePath[], results: NetworkPullResult[] }> {
+  const keys = [...ctx.trustedKeys, ...(options.trustedKeys ?? [])]
+  const pulls = startPulls(ctx, missing, discovery, run, options.concurrency ?? 16, tracker)
+  const buffer = Buffer.allocUnsafe(IMPORT_CHUNK)
+  const items: ExportItem[] = missing.map(record => ({ info: record.info, verified: true, nar: () => narOnceHeld(ctx, record, pulls.get(record.info.path), buffer, tracker) }))
+  const imported = await ctx.nix.importPaths(items, { signal: run.signal, ...(keys.length > 0 ? { trustedKeys: keys } : {}) })
+  return { imported, results: await Promise.all(pulls.values()) }
+}
+
 async function pullMissing (ctx: FetchContext, root: StorePath, options: PullClosureOptions, tracker: NixPullTracker, lease: Lease, signal: AbortSignal): Promise<Done> {
   const keys = [...ctx.trustedKeys, ...(options.trustedKeys ?? [])]
   const discovery = await discoverClosure(ctx, root, { signal, lease, trustedKeys: keys })
@@ -116,10 +152,7 @@ async function pullMissing (ctx: FetchContext, root: StorePath, options: PullClo
   if (keys.length > 0) for (const record of missing) assertSignedBy(record.info, keys)
   tracker.plan(missing.length, missing.reduce((sum, r) => sum + r.nar.size, 0))
   tracker.phase('fetching')
-  const pulls = startPulls(ctx, missing, discovery, lease, signal, options.concurrency ?? 16, tracker)
-  const items: ExportItem[] = missing.map(record => ({ info: record.info, nar: () => narOnceHeld(ctx, record, pulls.get(record.info.path), tracker) }))
-  const imported = await ctx.nix.importPaths(items, { signal, ...(keys.length > 0 ? { trustedKeys: keys } : {}) })
-  const results = await Promise.all(pulls.values())
+  const { imported, results } = await (ctx.network.batch ?? runNow)(async () => await fetchAndImport(ctx, missing, discovery, { lease, signal }, options, tracker))
   const digests = await keepRecords(ctx, root, discovery, lease)
   for (const digest of digests) ctx.network.blobAdded(digest)
   const fromPeers: Record<string, number> = {}

@@ -1,7 +1,8 @@
 /**
- * The stream `nix-store --export` writes and `nix-store --import` reads (specs.md §5): per path
+ * The stream `nix-store --export` writes and `nix-store --import` reads (docs/formats.md "nix-store --export"): per path
  * `u64 1, NAR, u64 0x4558494e ("NIXE"), str(path), u64 n, str(ref) x n, str(deriver or ""), u64 0`, and a final
- * `u64 0`. Paths must come dependencies first. Each NAR is checked against its narHash and narSize while it streams:
+ * `u64 0`. Paths must come dependencies first. Each NAR is checked against its narHash and narSize while it streams
+ * (unless its source checks it, `verified`):
  * on a mismatch the stream throws before that path's trailer, and Nix, which registers a path only once its
  * trailer is read, never sees it complete.
  */
@@ -15,6 +16,11 @@ export interface ExportItem {
   info: PathInfo
   /** Opens the NAR of `info.path`; called once, when the item's turn comes. */
   nar: () => AsyncIterable<Uint8Array>
+  /**
+   * `nar()` checks the bytes against narHash and narSize itself (or yields bytes this process has just verified
+   * against them): the stream does not hash them again.
+   */
+  verified?: boolean
 }
 
 function trailer (info: PathInfo): Buffer {
@@ -32,7 +38,7 @@ function trailer (info: PathInfo): Buffer {
 export async function * exportStream (items: Iterable<ExportItem>): AsyncGenerator<Uint8Array> {
   for (const item of items) {
     yield u64(1)
-    yield * verifyNarStream(item.nar(), item.info)
+    yield * (item.verified === true ? item.nar() : verifyNarStream(item.nar(), item.info))
     yield trailer(item.info)
   }
   yield u64(0)

@@ -1,6 +1,6 @@
 /**
- * What Nix over the network needs from the P2P subsystem, as a small contract (design.md "contracts at the
- * seams"): RESOLVE a ref with trusted peers, pull a blob from every peer that has it (verified against its
+ * What Nix over the network needs from the P2P subsystem, as a small contract at the seam (docs/architecture.md):
+ * RESOLVE a ref with trusted peers, pull a blob from every peer that has it (verified against its
  * digest), and announce a blob written locally. The daemon adapts its `P2P` to this; tests may fake it.
  */
 import type { Digest } from '../oci/digest.ts'
@@ -19,6 +19,11 @@ export interface NetworkPullOptions {
   providers?: readonly string[]
   /** Largest size accepted when no size is given. */
   maxSize?: number
+  /**
+   * The providers hold the blob complete (they answered RESOLVE for a closure that lists it): ask them for it
+   * whole first, without a lookup per blob.
+   */
+  direct?: boolean
   /** Every verified piece, with the peer that sent it. */
   onPiece?: (peer: string, bytes: number) => void
   /** Once the size is known, with the bytes a resumed pull already had. */
@@ -45,6 +50,8 @@ export interface NixNetwork {
   pullBlob: (descriptor: { digest: Digest, size: number }, options?: NetworkPullOptions) => Promise<NetworkPullResult>
   /** A blob entered the store by other means than a pull: announce it. */
   blobAdded: (digest: Digest) => void
+  /** Runs `fn` as one batch of pulls: work that can wait (announcing the blobs) waits until it is over. */
+  batch?: <T>(fn: () => Promise<T>) => Promise<T>
 }
 
 /** Everything the share, pull and peer-source code works with. */

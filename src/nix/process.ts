@@ -9,7 +9,10 @@ import type { Writable } from 'node:stream'
 import { NixCommandError } from './errors.ts'
 
 export interface RunOptions {
-  /** Bytes to write to the child's stdin; if this iterable throws, the child is killed and the error rethrown. */
+  /**
+   * Bytes to write to the child's stdin; if this iterable throws, the child is killed and the error rethrown.
+   * Each chunk is written out before the next is asked for, so a source may reuse one buffer for every chunk.
+   */
   stdin?: AsyncIterable<Uint8Array>
   signal?: AbortSignal
   /** Kill the child after this long. @default 10 minutes */
@@ -24,15 +27,15 @@ const DEFAULT_MAX_OUTPUT = 256 * 1024 * 1024
 const STDERR_TAIL = 64 * 1024
 
 /** Resolves when `stream` can take more data or has closed, leaving no listener behind. */
-function drainedOrClosed (stream: Writable): Promise<void> {
+/** Resolves once `stream` has handed `chunk` to the OS (or closed): then the chunk's buffer may be reused. */
+function written (stream: Writable, chunk: Uint8Array): Promise<void> {
   return new Promise(resolve => {
     const done = (): void => {
-      stream.off('drain', done)
       stream.off('close', done)
       resolve()
     }
-    stream.on('drain', done)
     stream.on('close', done)
+    stream.write(chunk, done)
   })
 }
 
@@ -93,7 +96,8 @@ class Child {
     const pump = async (): Promise<void> => {
       for await (const chunk of source) {
         if (stdin.destroyed) return
-        if (!stdin.write(chunk)) await drainedOrClosed(stdin)
+        // One chunk at a time, each written before the next is asked for: a source may refill one buffer.
+        await written(stdin, chunk)
       }
       stdin.end()
     }

@@ -79,6 +79,7 @@ async function pullJson (ctx: FetchContext, answer: Answer, limit: number, optio
   if (size > limit) throw new RecordError(`${digest} is ${size} bytes, over the ${limit}-byte limit for a record`)
   await ctx.network.pullBlob({ digest, size }, {
     providers: answer.peers,
+    direct: true,
     maxSize: limit,
     ...callOptions(options),
     ...(options.lease !== undefined ? { lease: options.lease } : {})

@@ -46,6 +46,11 @@ export interface BlobPullOptions {
   onPiece?: (peer: string, bytes: number) => void
   /** Called once the size is known, with the verified bytes a resumed pull already had. */
   onStart?: (size: number, resumedBytes: number) => void
+  /**
+   * The `providers` hold the blob complete (they announced a whole Nix closure): a blob of known size that fits
+   * one GET is first asked of them whole, without HAVE, piece list or routing (direct-pull.ts).
+   */
+  direct?: boolean
 }
 
 export interface BlobPullResult {

@@ -10,7 +10,8 @@ const MAX_POOLED = 4 * 1024 * 1024
 
 export class BufferPool {
   private readonly free = new Map<number, Buffer[]>()
-  private readonly out = new WeakSet<Buffer>()
+  /** Buffers handed out (as given to their user: the whole buffer or a view of its start) -> the pooled buffer. */
+  private readonly out = new WeakMap<Buffer, Buffer>()
   private readonly keep: number
 
   /** Keeps at most `keep` free buffers of each size. */
@@ -18,26 +19,38 @@ export class BufferPool {
     this.keep = keep
   }
 
+  /**
+   * A buffer of exactly `size` bytes. Sizes between 64 KiB and 4 MiB come from the pool: a size that is not a
+   * power of two (a whole small blob, such as a NAR of a few MiB, or the last piece of a blob) is a view of the
+   * start of a pooled buffer of the next power of two, so that such transfers allocate nothing either.
+   */
   take (size: number): Buffer {
-    if (!pooled(size)) return Buffer.allocUnsafe(size)
-    const buffer = this.free.get(size)?.pop() ?? Buffer.allocUnsafeSlow(size)
-    this.out.add(buffer)
-    return buffer
+    const capacity = capacityFor(size)
+    if (capacity === undefined) return Buffer.allocUnsafe(size)
+    const buffer = this.free.get(capacity)?.pop() ?? Buffer.allocUnsafeSlow(capacity)
+    const view = capacity === size ? buffer : buffer.subarray(0, size)
+    this.out.set(view, buffer)
+    return view
   }
 
   /** Gives back a buffer from `take`, once its bytes are no longer needed by anyone. */
   give (buffer: Uint8Array): void {
-    if (!(buffer instanceof Buffer) || !this.out.has(buffer)) return
-    this.out.delete(buffer)
-    const list = this.free.get(buffer.byteLength) ?? []
+    const pooled = buffer instanceof Buffer ? this.out.get(buffer) : undefined
+    if (pooled === undefined) return
+    this.out.delete(buffer as Buffer)
+    const list = this.free.get(pooled.byteLength) ?? []
     if (list.length >= this.keep) return
-    list.push(buffer)
-    this.free.set(buffer.byteLength, list)
+    list.push(pooled)
+    this.free.set(pooled.byteLength, list)
   }
 }
 
-function pooled (size: number): boolean {
-  return size >= MIN_POOLED && size <= MAX_POOLED && (size & (size - 1)) === 0
+/** The pooled size that holds `size` bytes, or undefined for sizes the pool does not keep. */
+function capacityFor (size: number): number | undefined {
+  if (size < MIN_POOLED || size > MAX_POOLED) return undefined
+  let capacity = MIN_POOLED
+  while (capacity < size) capacity *= 2
+  return capacity
 }
 
 /** The node's pool of piece buffers (uploads and lane downloads). */

@@ -15,6 +15,8 @@ import type { Lease } from '../store/leases.ts'
 import type { Store } from '../store/store.ts'
 import { silentLogger, type Logger } from '../util/logger.ts'
 import { BlobPull, type BlobPullOptions, type BlobPullResult } from './blob-pull.ts'
+import { DeferredAnnouncer } from './deferred-announcer.ts'
+import { canPullDirect, pullDirect } from './direct-pull.ts'
 import { InvalidP2PConfigError, UntrustedTagError } from './errors.ts'
 import type { Exchange } from './exchange.ts'
 import { pullImage, type ImagePullResult, type PullImageOptions } from './image-pull.ts'
@@ -56,6 +58,8 @@ export class Puller {
   private readonly allowed: PeerId[]
   private readonly resolveTimeoutMs: number
   private readonly shared: SharedPulls
+  /** Announces the blobs fetched whole once their batch is over (deferred-announcer.ts). */
+  private readonly announcer: DeferredAnnouncer
 
   constructor (components: PullerComponents, init: PullerInit = {}) {
     this.components = components
@@ -69,6 +73,7 @@ export class Puller {
     this.parallelBlobs = parallelBlobs ?? 3
     this.platform = platform
     this.logger = logger ?? silentLogger
+    this.announcer = new DeferredAnnouncer(async digest => { await components.routing.provide(digest) }, this.logger)
   }
 
   /**
@@ -78,6 +83,8 @@ export class Puller {
   async pullBlob (descriptor: { digest: Digest, size?: number }, options: BlobPullOptions = {}): Promise<BlobPullResult> {
     const { signal, lease, ...rest } = options
     const start = async (shared: Lease, own: AbortSignal): Promise<BlobPullResult> => {
+      const direct = await this.tryDirect(descriptor, rest, shared, own)
+      if (direct !== undefined) return direct
       const components = { ...this.components, self: this.components.node.peerId, bans: this.bans, logger: this.logger }
       const pull = new BlobPull(components, this.config, descriptor, { ...rest, lease: shared, signal: own })
       try {
@@ -94,6 +101,33 @@ export class Puller {
     }
     const { result, joined } = await this.shared.join(descriptor.digest, start, { ...(signal !== undefined ? { signal } : {}), ...(lease !== undefined ? { lease } : {}) })
     return joined ? { ...result, alreadyPresent: true, fetchedBytes: 0, fromPeers: {} } : result
+  }
+
+  /**
+   * Runs `fn` as one batch (a closure's NARs, say): the DHT announcements of blobs fetched whole meanwhile wait
+   * until it is over (deferred-announcer.ts), so that they do not compete with the batch for the CPU.
+   */
+  async batch<T> (fn: () => Promise<T>): Promise<T> {
+    return await this.announcer.during(fn)
+  }
+
+  /** With `direct`, the blob fetched whole from its providers (direct-pull.ts); undefined when none served it. */
+  private async tryDirect (descriptor: { digest: Digest, size?: number }, options: BlobPullOptions, lease: Lease, signal: AbortSignal): Promise<BlobPullResult | undefined> {
+    const { digest, size } = descriptor
+    const providers = options.providers ?? []
+    if (options.direct !== true || size === undefined || providers.length === 0 || !canPullDirect(digest, size)) return undefined
+    if (await this.store.blobs.has(digest)) return undefined
+    const context = { client: this.components.exchange.client, store: this.store, isBanned: (p: string) => this.bans.isBanned(p), ban: (p: string, reason: string) => { this.ban(p, reason) }, logger: this.logger }
+    const peer = await this.announcer.during(async () => await pullDirect(context, { digest, size, providers, signal, lease }))
+    if (peer === undefined) return undefined
+    options.onStart?.(size, 0)
+    options.onPiece?.(peer, size)
+    this.announcer.add(digest)
+    return { digest, size, alreadyPresent: false, resumedBytes: 0, fetchedBytes: size, fromPeers: { [peer]: size } }
+  }
+
+  private ban (peer: string, reason: string): void {
+    if (this.bans.ban(peer, reason)) this.logger.warn(`banned peer ${peer}: ${reason}`)
   }
 
   /**

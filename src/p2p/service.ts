@@ -11,6 +11,7 @@ import { describeError } from '../util/errors.ts'
 import { silentLogger, type Logger } from '../util/logger.ts'
 import type { BlobPullOptions, BlobPullResult } from './blob-pull.ts'
 import { DhtRouting, type DhtRoutingInit } from './dht-routing.ts'
+import { wholePieceSize } from './direct-pull.ts'
 import { Exchange, type ExchangeInit } from './exchange.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 import type { ImagePullResult, PullImageOptions } from './image-pull.ts'
@@ -115,11 +116,18 @@ export class P2P {
 
   /**
    * A blob entered the store by other means than a pull (import, build): announce it, and compute its piece list
-   * now rather than when the first pullers ask for it and wait (hashing 1 GiB takes most of a second).
+   * now rather than when the first pullers ask for it and wait (hashing 1 GiB takes most of a second). A blob that
+   * one GET carries whole (direct-pull.ts; a NAR of a shared closure, a manifest) gets no list ahead: closure pulls
+   * never ask for one, a puller that does (an image layer of a few MiB) waits milliseconds for the hash, and a
+   * closure of thousands of paths would otherwise be hashed a second time right after `share` hashed it.
    */
   blobAdded (digest: Digest): void {
     void this.routing.provide(digest).catch(err => { this.logger.debug(`announce of ${digest} failed: ${describeError(err)}`) })
-    this.listing = this.listing.then(async () => { if (!this.stopping) await this.exchange.holdings.pieceList(digest) }).catch(err => {
+    this.listing = this.listing.then(async () => {
+      if (this.stopping) return
+      const info = await this.store.blobs.stat(digest)
+      if (info !== undefined && wholePieceSize(info.size) === undefined) await this.exchange.holdings.pieceList(digest)
+    }).catch(err => {
       this.logger.debug(`piece list of ${digest} failed: ${describeError(err)}`)
     })
   }

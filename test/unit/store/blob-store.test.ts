@@ -205,3 +205,16 @@ test('an empty blob can be written and read', async (t) => {
   assert.equal((await store.blobs.readBytes(empty)).byteLength, 0)
   assert.equal((await collect(await store.blobs.read(empty, { start: 0, end: 0 }))).byteLength, 0)
 })
+
+test('a write given the sha256 its caller took of the bytes does not hash them again, and that hash must be the digest', async (t) => {
+  const store = await tempStore(t)
+  const hex = DIGEST.slice('sha256:'.length)
+  // The bytes are not hashed: a hash that names the digest is taken at its word (the caller computed it from them).
+  assert.deepEqual(await store.blobs.write(DIGEST, chunks(), { size: DATA.byteLength, sha256: hex }), { digest: DIGEST, size: DATA.byteLength })
+  assert.deepEqual(await readFile(store.paths.blob(DIGEST)), DATA)
+  // A hash of other bytes is checked against the digest like a computed one: refused, nothing stored.
+  const other = Buffer.from('other bytes')
+  await assert.rejects(store.blobs.write(sha256(other), [other], { size: other.byteLength, sha256: hex }), { name: 'DigestMismatchError' })
+  assert.equal(await store.blobs.has(sha256(other)), false)
+  assert.deepEqual(await listDir(store.paths.tmpDir), [])
+})
