@@ -17,6 +17,8 @@
  * nixCacheWholeStore: false      # true: the cache serves (and signs) every path of the local Nix store, not
  *                                # only the paths shared with `emergence nix share` or pulled through the node
  * nixTrustedKeys: [name-1:base64...]   # when set, pulled Nix paths must be signed by one of these
+ * registry: 127.0.0.1:7703       # the OCI registry mirror (docs/registry.md), host:port or off
+ * registryUpstreams: [docker.io]  # registries the mirror pulls through from when no peer has the content
  * ```
  */
 import { readFile } from 'node:fs/promises'
@@ -25,10 +27,13 @@ import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { isErrno } from '../util/errors.ts'
 import { InvalidConfigError } from './errors.ts'
+import { parseUpstream } from '../registry/upstream-address.ts'
 
 export const DEFAULT_PORT = 7701
 /** The Nix binary cache listens on loopback only unless told otherwise: it serves whatever peers share. */
 export const DEFAULT_NIX_CACHE = '127.0.0.1:7702'
+/** The OCI registry mirror, loopback only unless told otherwise (docs/registry.md). */
+export const DEFAULT_REGISTRY = '127.0.0.1:7703'
 export const CONFIG_ENV = 'EMERGENCE_CONFIG'
 
 export interface NodeConfig {
@@ -47,6 +52,10 @@ export interface NodeConfig {
   nixStore?: string
   /** `host:port` of the Nix binary cache endpoint, or `off`. */
   nixCache: string
+  /** `host:port` of the OCI registry mirror, or `off`. */
+  registry: string
+  /** Registries the mirror pulls through from on a miss (`docker.io`, `http://127.0.0.1:5000`); empty: none. */
+  registryUpstreams: string[]
   /**
    * Whether the binary cache serves every valid path of the local Nix store. Off by default: the cache signs what
    * it serves, and a node offers what its operator shared (`nix share`) or pulled through it, not every build.
@@ -118,6 +127,8 @@ const fileSchema = z.object({
   downloadLimit: rate.optional(),
   nixStore: z.string().min(1).optional(),
   nixCache: z.string().superRefine(checkedBy(parseListenAddress)).optional(),
+  registry: z.string().superRefine(checkedBy(parseListenAddress)).optional(),
+  registryUpstreams: z.array(z.string().superRefine(checkedBy(parseUpstream))).optional(),
   nixCacheWholeStore: z.boolean().optional(),
   nixTrustedKeys: z.array(z.string()).optional()
 }).strict()
@@ -131,7 +142,8 @@ const ENV_NAMES: Partial<Record<keyof ConfigOverrides, string>> = {
   allowList: 'EMERGENCE_ALLOW',
   mdns: 'EMERGENCE_MDNS',
   nixStore: 'EMERGENCE_NIX_STORE',
-  nixCache: 'EMERGENCE_NIX_CACHE'
+  nixCache: 'EMERGENCE_NIX_CACHE',
+  registry: 'EMERGENCE_REGISTRY'
 }
 
 /** The keys a config file takes, for "did you mean" on an unknown one. */
@@ -173,7 +185,7 @@ function list (value: string | undefined): string[] | undefined {
   return value.split(',').map(s => s.trim()).filter(s => s !== '')
 }
 
-/** Overrides from EMERGENCE_LISTEN, EMERGENCE_BOOTSTRAP, EMERGENCE_ALLOW, EMERGENCE_MDNS, EMERGENCE_NIX_STORE, EMERGENCE_NIX_CACHE. */
+/** Overrides from EMERGENCE_LISTEN, EMERGENCE_BOOTSTRAP, EMERGENCE_ALLOW, EMERGENCE_MDNS, EMERGENCE_NIX_STORE, EMERGENCE_NIX_CACHE, EMERGENCE_REGISTRY. */
 export function configFromEnv (env: NodeJS.ProcessEnv = process.env): ConfigOverrides {
   const listen = list(env.EMERGENCE_LISTEN)
   const bootstrap = list(env.EMERGENCE_BOOTSTRAP)
@@ -184,7 +196,8 @@ export function configFromEnv (env: NodeJS.ProcessEnv = process.env): ConfigOver
     ...(allowList !== undefined ? { allowList } : {}),
     ...(env.EMERGENCE_MDNS !== undefined ? { mdns: env.EMERGENCE_MDNS !== '0' && env.EMERGENCE_MDNS !== 'false' } : {}),
     ...(env.EMERGENCE_NIX_STORE !== undefined && env.EMERGENCE_NIX_STORE !== '' ? { nixStore: env.EMERGENCE_NIX_STORE } : {}),
-    ...(env.EMERGENCE_NIX_CACHE !== undefined && env.EMERGENCE_NIX_CACHE !== '' ? { nixCache: env.EMERGENCE_NIX_CACHE } : {})
+    ...(env.EMERGENCE_NIX_CACHE !== undefined && env.EMERGENCE_NIX_CACHE !== '' ? { nixCache: env.EMERGENCE_NIX_CACHE } : {}),
+    ...(env.EMERGENCE_REGISTRY !== undefined && env.EMERGENCE_REGISTRY !== '' ? { registry: env.EMERGENCE_REGISTRY } : {})
   }
 }
 
@@ -228,6 +241,8 @@ export async function loadConfig (dataDir: string, options: { configFile?: strin
     uploadLimit: 0,
     downloadLimit: 0,
     nixCache: DEFAULT_NIX_CACHE,
+    registry: DEFAULT_REGISTRY,
+    registryUpstreams: [],
     nixCacheWholeStore: false,
     nixTrustedKeys: [],
     ...fromFile,

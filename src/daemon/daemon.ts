@@ -19,6 +19,8 @@ import type { NodeConfig } from './config.ts'
 import { assertNoDaemon, startControlServer, stopControlServer, type Routes } from './control-server.ts'
 import { eventsOf } from './events.ts'
 import { NixService } from './nix-service.ts'
+import { startRegistry } from './registry-service.ts'
+import type { RegistryMirror } from '../registry/index.ts'
 import { socketPath } from './socket-path.ts'
 
 
@@ -48,6 +50,8 @@ export interface NodeStatus {
   nixPaths: number
   /** The Nix binary cache endpoint, when it runs. */
   nixCache?: string
+  /** The OCI registry mirror (docs/registry.md), when it runs. */
+  registry?: string
   /** The node's Nix signing key, as `trusted-public-keys` and other nodes' `nixTrustedKeys` take it. */
   nixPublicKey: string
   uptimeSeconds: number
@@ -63,6 +67,7 @@ export class Daemon {
   private readonly logger: Logger
   private readonly started = Date.now()
   private server: Server | undefined
+  private registry: RegistryMirror | undefined
   private stopping: Promise<void> | undefined
   private readonly stopped: PromiseWithResolvers<void> = Promise.withResolvers()
 
@@ -100,8 +105,10 @@ export class Daemon {
     }
     const daemon = new Daemon(config, store, p2p, nix, logger)
     try {
+      daemon.registry = await startRegistry(config, store, p2p)
       daemon.server = await startControlServer(socketPath(config.dataDir), daemon.routes(), logger)
     } catch (err) {
+      await daemon.registry?.close()
       await nix.stop()
       await p2p.stop()
       throw err
@@ -130,6 +137,7 @@ export class Daemon {
       images: refs.filter(r => !isNixRef(r.ref)).length,
       nixPaths: nix.paths,
       ...(nix.cacheUrl !== undefined ? { nixCache: nix.cacheUrl } : {}),
+      ...(this.registry !== undefined ? { registry: this.registry.url } : {}),
       nixPublicKey: nix.publicKey,
       uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
       servedBytes: counters.servedTotal,
@@ -183,6 +191,7 @@ export class Daemon {
     this.stopping ??= (async () => {
       this.logger.info('stopping')
       if (this.server !== undefined) await stopControlServer(this.server, socketPath(this.config.dataDir))
+      await this.registry?.close()
       await this.nix.stop()
       await this.p2p.stop()
       this.stopped.resolve()

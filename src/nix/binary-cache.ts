@@ -13,6 +13,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { describeError } from '../util/errors.ts'
+import { listenHttp } from '../util/http-server.ts'
 import { silentLogger } from '../util/logger.ts'
 import type { Logger } from '../util/logger.ts'
 import { parseNixHash } from './hash.ts'
@@ -141,23 +142,5 @@ export async function createBinaryCache (init: BinaryCacheInit): Promise<BinaryC
     })
   })
   server.setTimeout(init.idleTimeoutMs ?? 120_000)
-  const host = init.host ?? '127.0.0.1'
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(init.port ?? 0, host, () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const address = server.address()
-  const port = typeof address === 'object' && address !== null ? address.port : 0
-  return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    port,
-    server,
-    close: async () => {
-      server.closeAllConnections()
-      await new Promise<void>(resolve => server.close(() => resolve()))
-    }
-  }
+  return await listenHttp(server, init.host ?? '127.0.0.1', init.port ?? 0)
 }

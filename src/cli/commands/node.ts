@@ -29,6 +29,7 @@ interface StartOptions {
   nixStore?: string
   nixCache?: string
   registry?: string
+  registryUpstream?: string[]
   nixTrustedKey?: string[]
 }
 
@@ -46,6 +47,7 @@ function overrides (options: StartOptions, parse: { parseRate: (value: string) =
     ...(options.nixStore !== undefined ? { nixStore: options.nixStore } : {}),
     ...(options.nixCache !== undefined ? { nixCache: options.nixCache } : {}),
     ...(options.registry !== undefined ? { registry: options.registry } : {}),
+    ...(options.registryUpstream !== undefined ? { registryUpstreams: options.registryUpstream } : {}),
     ...(options.nixTrustedKey !== undefined ? { nixTrustedKeys: options.nixTrustedKey } : {})
   }
 }
@@ -86,6 +88,7 @@ export function registerNodeCommands (program: Command): void {
     .option('--nix-store <dir>', 'root of a chroot Nix store to share from and pull into (default: the system store)')
     .option('--nix-cache <host:port>', 'Nix binary cache endpoint, or off (default 127.0.0.1:7702)')
     .option('--registry <host:port>', 'OCI registry mirror endpoint, or off (default 127.0.0.1:7703)')
+    .option('--registry-upstream <registries>', 'registries the mirror pulls through from when no peer has the content (docker.io, http://host:port), comma-separated', splitList)
     .option('--nix-trusted-key <keys>', 'Nix public keys (name:base64) one of which must sign every pulled path, comma-separated', splitList)
     .option('--config <file>', 'YAML config file (default: <data-dir>/config.yaml)')
     .option('-d, --detach', 'run in the background (output in <data-dir>/node.log); returns once the node answers')
@@ -127,7 +130,7 @@ export function registerNodeCommands (program: Command): void {
         `images    ${status.images}`,
         `nix paths ${status.nixPaths}`,
         `nix cache ${status.nixCache ?? 'off'}`,
-        `registry ${status.registry ?? 'off'}`,
+        `registry  ${status.registry ?? 'off'}`,
         `nix key   ${status.nixPublicKey}`,
         `served    ${formatBytes(status.servedBytes)}`,
         `received  ${formatBytes(status.receivedBytes)}`,

@@ -14,4 +14,5 @@ test('examples/config.yaml loads, and its values reach the node config', async (
   assert.equal(config.uploadLimit, 100 * 1024 * 1024)
   assert.equal(config.mdns, false)
   assert.equal(config.nixCache, '127.0.0.1:7702')
+  assert.equal(config.registry, '127.0.0.1:7703')
 })
