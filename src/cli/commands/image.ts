@@ -9,7 +9,7 @@ import { formatBytes, table } from '../output.ts'
 import { notifyDaemon } from './node.ts'
 
 /** Every blob of the given images, for announcing them. */
-async function blobsOf (store: Store, roots: Digest[]): Promise<Digest[]> {
+export async function blobsOf (store: Store, roots: Digest[]): Promise<Digest[]> {
   const { walkImage } = await import('../../oci/walk.ts')
   const all = new Set<Digest>()
   for (const root of roots) {
