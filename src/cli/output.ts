@@ -9,6 +9,8 @@ export interface Output {
   /** A result: an object in `--json` mode, else the text lines. */
   result: (value: unknown, text: () => string) => void
   line: (text: string) => void
+  /** Bytes passed through to stdout as they are (a container's log); resolves once stdout took them. */
+  raw: (bytes: Uint8Array) => Promise<void>
   /**
    * A progress report: the text on a terminal (redrawn) or as a plain line at most once a second; with `--json`,
    * `data` as one JSON line on stderr (`{"progress": ...}`, also at most once a second), so a script sees a long
@@ -36,6 +38,9 @@ export function createOutput (json: boolean, stream: NodeJS.WriteStream = proces
     },
     line (text) {
       if (!json) process.stdout.write(ensureNewline(text))
+    },
+    async raw (bytes) {
+      await new Promise<void>((resolve, reject) => { process.stdout.write(bytes, err => { if (err != null) reject(err); else resolve() }) })
     },
     progress (text, data) {
       if (json) {

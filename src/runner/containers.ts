@@ -27,7 +27,11 @@ export const containerRecordSchema = z.object({
   /** The exit code of a foreground run, once it ended. */
   exitCode: z.number().int().optional(),
   /** runc's state root this container lives under. */
-  runcRoot: z.string()
+  runcRoot: z.string(),
+  /** How the image's rootfs was made: an overlayfs view on the layer cache, or a copy (older records: a copy). */
+  rootfs: z.enum(['overlay', 'copy']).optional(),
+  /** The chain ids of the cached layers an overlay view stands on (kept by the layer GC). */
+  layers: z.array(z.string()).optional()
 })
 export type ContainerRecord = z.infer<typeof containerRecordSchema>
 
@@ -38,6 +42,8 @@ export class RunnerPaths {
   readonly containers: string
   readonly logs: string
   readonly runcRoot: string
+  /** The layer cache: one directory per unpacked layer, named by its chain id. */
+  readonly layers: string
 
   constructor (dataDir: string) {
     this.root = join(dataDir, 'runner')
@@ -45,6 +51,7 @@ export class RunnerPaths {
     this.containers = join(this.root, 'containers')
     this.logs = join(this.root, 'logs')
     this.runcRoot = join(this.root, 'runc')
+    this.layers = join(this.root, 'layers')
   }
 
   bundle (id: string): string {

@@ -177,3 +177,13 @@ export class InsufficientSpaceError extends EmergenceError {
     this.reserve = reserve
   }
 }
+
+/** mount(8) or umount(8) of a container's overlayfs view failed (or its options would not fit). */
+export class OverlayMountError extends EmergenceError {
+  readonly target: string
+
+  constructor (target: string, why: string, cause?: unknown) {
+    super(`cannot mount the overlay at ${JSON.stringify(shorten(target))}: ${why.slice(0, 500)}`, { code: 'OVERLAY_FAILED', cause })
+    this.target = target
+  }
+}

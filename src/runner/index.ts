@@ -7,6 +7,8 @@
  *   bounded (unpack-limits.ts): unpacked bytes, free space left, entry path length and depth.
  * - `imageSpec` / `closureSpec` write config.json on `runc spec`'s defaults (OCI runtime-spec config.md).
  * - `Runtime` drives the runc CLI (run, detached run, state, kill, delete, list) under its own state root.
+ * - `prepareImageRootfs` gives a container its rootfs: an overlayfs view on the layer cache (layers/: each layer
+ *   unpacked once, keyed by its chain id), or a copy where overlayfs cannot be used.
  * - `runImage` / `runClosure` do all of it for the CLI; `listContainers`, `stopContainer`, `removeContainer`
  *   serve `emergence ps/stop/rm` from the container records kept under `<data-dir>/runner/`.
  *
@@ -20,7 +22,7 @@
  * Errors (matched by `name`): RuncNotFoundError, RuncExitError, PlatformMismatchError, EntrypointNotFoundError,
  * NoCommandError, LayerDigestMismatchError, DiffIdMismatchError, InvalidLayerError, UnsupportedLayerError,
  * UnpackError, EntryPathError, UnpackLimitError, InsufficientSpaceError, UserNotFoundError,
- * ContainerNotFoundError, InvalidRunRequestError.
+ * ContainerNotFoundError, InvalidRunRequestError, OverlayMountError.
  */
 export * from './errors.ts'
 export { cleanEntryName, resolveInRoot, MAX_SYMLINKS } from './secure-join.ts'
@@ -35,5 +37,8 @@ export { findExecutable, checkEntrypoint, type BindMount } from './entrypoint.ts
 export { closureSpec, createClosureRootfs, closureMounts, isStorePath, type ClosureSpecOptions } from './closure.ts'
 export { Runtime, findInPath, checkContainerId, type RuntimeInit, type RunIo, type ContainerState } from './runtime.ts'
 export { ContainerRecords, RunnerPaths, type ContainerRecord } from './containers.ts'
+export { readExitCode, shimFiles, type RestartPolicy } from './shim.ts'
 export { runImage, runClosure, newContainerId, type RunImageOptions, type RunClosureOptions, type RunCommonOptions, type RunResult } from './run.ts'
-export { listContainers, inspectContainer, stopContainer, removeContainer, type ContainerStatus, type ManageOptions } from './manage.ts'
+export { prepareImageRootfs, releaseRootfs, type RootfsMode, type RootfsOptions, type PreparedRootfs } from './rootfs.ts'
+export { LayerCache, gcLayers, type LayerGcResult } from './layers/index.ts'
+export { listContainers, inspectContainer, stopContainer, removeContainer, containerLog, type ContainerStatus, type ManageOptions } from './manage.ts'

@@ -15,8 +15,7 @@
  * File system calls are synchronous on purpose: the unpacker runs in a worker thread (unpack-worker.ts), where
  * a direct syscall costs microseconds and a thread-pool round trip per call would cost more than the call.
  */
-import { closeSync, constants, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, writeSync } from 'node:fs'
-import type { Stats } from 'node:fs'
+import { linkSync, lutimesSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Header } from 'tar-stream'
 import type { Logger } from '../util/logger.ts'
@@ -25,6 +24,8 @@ import { EntryPathError, InvalidLayerError, UnpackError } from './errors.ts'
 import { applyMeta, entryMeta, hasXattrs, makeNode, type EntryMeta } from './metadata.ts'
 import { DirResolver, cleanEntryName, joinRel, splitName } from './secure-join.ts'
 import { PATH_MAX, type UnpackBudget } from './unpack-limits.ts'
+import { drain, lstatOrUndefined, writeRegular, type EntryBody } from './entry-files.ts'
+import { isOverlayWhiteout, OverlayMarks } from './layers/overlay-marks.ts'
 
 /** image-spec layer.md#whiteouts */
 export const WHITEOUT_PREFIX = '.wh.'
@@ -36,6 +37,11 @@ export interface ApplierOptions {
   privileged: boolean
   /** Path limits, and the free-space reserve a failed write is reported against. */
   budget: UnpackBudget
+  /**
+   * Unpack the layer on its own, as one directory of an overlayfs stack over these (the nearest first):
+   * whiteouts become overlayfs's (layers/overlay-marks.ts). Default: apply onto the tree of the layers below.
+   */
+  lowers?: readonly string[]
 }
 
 interface Times {
@@ -43,22 +49,7 @@ interface Times {
   mtime: Date
 }
 
-/** The readable side of one tar entry (tar-stream's entry stream). */
-export type EntryBody = AsyncIterable<Uint8Array>
 
-function lstatOrUndefined (path: string): Stats | undefined {
-  try {
-    return lstatSync(path, { throwIfNoEntry: false })
-  } catch (err) {
-    if (isErrno(err, 'ENOTDIR')) return undefined
-    throw err
-  }
-}
-
-/** Reads an entry's remaining bytes so the tar parser can move on. */
-export async function drain (body: EntryBody): Promise<void> {
-  for await (const _chunk of body) { /* discard */ }
-}
 
 export class LayerApplier {
   private readonly root: string
@@ -73,6 +64,7 @@ export class LayerApplier {
   /** Directories known to exist; cleared whenever anything is removed. */
   private readonly knownDirs = new Set<string>([''])
   private xattrWarned = false
+  private readonly marks: OverlayMarks | undefined
 
   constructor (root: string, options: ApplierOptions) {
     this.root = root
@@ -80,6 +72,7 @@ export class LayerApplier {
     this.privileged = options.privileged
     this.budget = options.budget
     this.resolver = new DirResolver(root)
+    this.marks = options.lowers !== undefined ? new OverlayMarks(root, options.lowers) : undefined
   }
 
   private abs (rel: string): string {
@@ -121,7 +114,8 @@ export class LayerApplier {
     const dirRel = this.resolver.resolve(parent)
     this.rememberDir(dirRel)
     if (base.startsWith(WHITEOUT_PREFIX)) {
-      this.whiteout(dirRel, base, header.name)
+      if (this.marks !== undefined) await this.overlayWhiteout(this.marks, dirRel, base, header.name)
+      else this.whiteout(dirRel, base, header.name)
       return
     }
     const relPath = joinRel(dirRel, base)
@@ -133,16 +127,12 @@ export class LayerApplier {
       rmSync(path, { recursive: true, force: true })
       this.invalidate()
     }
-    if (!this.knownDirs.has(dirRel)) {
-      const first = mkdirSync(this.abs(dirRel), { recursive: true, mode: 0o777 })
-      // Creating missing ancestors changed a directory that is not this entry's parent: umoci leaves such a
-      // change in place, so forget the times we would have put back (a later child records them afresh).
-      if (first !== undefined) this.dirTimes.delete(splitName(first.slice(this.root.length + 1)).parent)
-      this.knownDirs.add(dirRel)
-    }
+    this.ensureDir(dirRel)
     const meta = entryMeta(header)
     const created = await this.create(header, body, path, relPath, existing?.isDirectory() === true)
     if (!created) return
+    // A directory in place of this layer's whiteout must hide what the layers below have there.
+    if (header.type === 'directory' && isOverlayWhiteout(existing)) this.marks?.opaque(relPath)
     if (header.type !== 'link') {
       applyMeta(path, meta, { isSymlink: header.type === 'symlink', chown: this.privileged })
     }
@@ -182,14 +172,39 @@ export class LayerApplier {
     }
   }
 
+  /** Creates the directory `dirRel` and its missing ancestors (taking their metadata from below in overlay mode). */
+  private ensureDir (dirRel: string): void {
+    if (this.knownDirs.has(dirRel)) return
+    const first = mkdirSync(this.abs(dirRel), { recursive: true, mode: 0o777 })
+    const created = first?.slice(this.root.length + 1)
+    let existedBelow = false
+    if (created !== undefined && this.marks !== undefined) {
+      for (let rel = dirRel; rel.length >= created.length && rel !== ''; rel = splitName(rel).parent) {
+        const times = this.marks.adoptLower(rel, this.privileged)
+        if (times !== undefined) this.dirTimes.set(rel, times)
+        existedBelow = times !== undefined
+      }
+    }
+    // Creating missing ancestors changed a directory that is not this entry's parent: umoci leaves such a
+    // change in place, so forget the times we would have put back (a later child records them afresh). In a
+    // layer of its own, a directory that exists below was not missing: nothing changed in the merged view.
+    if (created !== undefined && !existedBelow) this.dirTimes.delete(splitName(created).parent)
+    this.knownDirs.add(dirRel)
+  }
+
   private hardLink (header: Header, path: string): void {
     // The target is a name in the same rootfs: resolve its parent inside the root, never its last component
     // (a hard link to a symlink links the symlink).
     const target = cleanEntryName(header.linkname ?? '')
     this.budget.checkPath(target, header.name)
     const { parent, base } = splitName(target)
-    const targetPath = this.abs(joinRel(this.resolver.resolve(parent), base))
+    const targetRel = joinRel(this.resolver.resolve(parent), base)
+    const targetPath = this.abs(targetRel)
     try {
+      if (this.marks !== undefined && lstatOrUndefined(targetPath) === undefined) {
+        this.ensureDir(splitName(targetRel).parent)
+        this.marks.copyUp(targetRel, this.privileged)
+      }
       linkSync(targetPath, path)
     } catch (err) {
       if (isErrno(err, 'ENOENT')) throw new InvalidLayerError(header.name, `hard link target ${JSON.stringify(header.linkname)} does not exist`, err)
@@ -214,6 +229,27 @@ export class LayerApplier {
       this.dirTimes.set(dirRel, { atime: info.atime, mtime: info.mtime })
       this.knownDirs.add(dirRel)
     }
+  }
+
+  /** A whiteout of a layer unpacked on its own: overlayfs's marks instead of removals. */
+  private async overlayWhiteout (marks: OverlayMarks, dirRel: string, base: string, name: string): Promise<void> {
+    if (base === OPAQUE_WHITEOUT) {
+      this.ensureDir(dirRel)
+      marks.opaque(dirRel)
+      return
+    }
+    const victim = base.slice(WHITEOUT_PREFIX.length)
+    if (victim === '' || victim === '.' || victim === '..') throw new InvalidLayerError(name, 'a whiteout must name a file (bare .wh.)')
+    const rel = joinRel(dirRel, victim)
+    const existing = lstatOrUndefined(this.abs(rel))
+    // What this layer wrote stays; a directory of it only stops showing what is below.
+    if (existing !== undefined) {
+      if (existing.isDirectory()) marks.opaque(rel)
+      return
+    }
+    if (marks.lower(rel) === undefined) return
+    this.ensureDir(dirRel)
+    await marks.whiteout(rel)
   }
 
   private whiteout (dirRel: string, base: string, name: string): void {
@@ -252,18 +288,5 @@ export class LayerApplier {
   }
 }
 
-/** Writes exactly the entry's bytes into a new file (tar-stream enforces the header's size). */
-async function writeRegular (path: string, body: EntryBody): Promise<void> {
-  // O_EXCL|O_NOFOLLOW: the path was just cleared, so anything there now is not ours to write through.
-  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o666)
-  try {
-    for await (const chunk of body) {
-      let offset = 0
-      while (offset < chunk.byteLength) offset += writeSync(fd, chunk, offset)
-    }
-  } finally {
-    closeSync(fd)
-  }
-}
-
+export { drain, type EntryBody }
 export type { EntryMeta }

@@ -4,7 +4,7 @@
  * in bounded memory (a few MiB of stream buffers). Runs on whatever thread calls it: the worker of
  * unpack-worker.ts, or the caller's.
  */
-import { createReadStream } from 'node:fs'
+import { createReadStream, lstatSync, lutimesSync, renameSync } from 'node:fs'
 import { PassThrough, type Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip, createZstdDecompress } from 'node:zlib'
@@ -16,6 +16,7 @@ import type { Descriptor } from '../oci/types.ts'
 import type { Logger } from '../util/logger.ts'
 import { DiffIdMismatchError, InvalidLayerError, LayerDigestMismatchError, UnsupportedLayerError } from './errors.ts'
 import { LayerApplier } from './layer-apply.ts'
+import { applyMeta } from './metadata.ts'
 import { UnpackBudget, resolveLimits, type UnpackLimits, type UnpackLimitsInit } from './unpack-limits.ts'
 
 /** One layer to apply: its descriptor, its diff_id, and the file holding its blob. */
@@ -31,6 +32,17 @@ export interface ApplyOptions {
   signal?: AbortSignal
   /** The limits of this unpack; default: resolveLimits's defaults for the layers given. */
   limits?: UnpackLimits
+  /** Unpack each layer on its own over these overlayfs lower directories (layer-apply.ts). */
+  lowers?: readonly string[]
+}
+
+/** One layer of a stack unpacked on its own: into `root` (a temp name), renamed to `target` once verified. */
+export interface StackLayer {
+  job: LayerJob
+  root: string
+  target: string
+  /** The unpacked layers below, the nearest first. */
+  lowers: string[]
 }
 
 /** The limits of unpacking `jobs` into `dir`: `init`, with the defaults for their compressed size. */
@@ -114,5 +126,33 @@ export async function applyLayers (jobs: LayerJob[], root: string, options: Appl
   for (const job of jobs) {
     options.signal?.throwIfAborted()
     await applyLayer(job, root, options, budget)
+  }
+}
+
+/**
+ * Unpacks each layer of `stack` into its own directory, in order, all within one budget: the layer's root starts
+ * with the metadata of the root below (so a root set by a lower layer carries up), is applied with overlayfs
+ * whiteouts, and is renamed to its target as soon as it verified, so a finished layer is kept even if a later
+ * one fails, and no layer is ever visible half-written.
+ */
+export async function applyLayerStack (stack: StackLayer[], options: ApplyOptions): Promise<void> {
+  const first = stack[0]
+  if (first === undefined) return
+  const limits = options.limits ?? limitsFor(stack.map(layer => layer.job), first.root)
+  let used = 0
+  new UnpackBudget(first.root, limits).checkSpace()
+  for (const layer of stack) {
+    options.signal?.throwIfAborted()
+    const below = layer.lowers[0]
+    if (below !== undefined) {
+      const info = lstatSync(below)
+      applyMeta(layer.root, { uid: info.uid, gid: info.gid, mode: info.mode & 0o7777, atime: info.atime, mtime: info.mtime }, { isSymlink: false, chown: options.privileged })
+    } else {
+      lutimesSync(layer.root, new Date(0), new Date(0))
+    }
+    const budget = new UnpackBudget(layer.root, limits, used)
+    await applyLayer(layer.job, layer.root, { ...options, lowers: layer.lowers }, budget)
+    used = budget.used
+    renameSync(layer.root, layer.target)
   }
 }

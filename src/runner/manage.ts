@@ -1,12 +1,14 @@
 /**
  * `emergence ps / stop / rm` on top of the container records and runc's state.
  */
+import { writeFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from '../util/logger.ts'
 import { ContainerRecords, RunnerPaths, type ContainerRecord } from './containers.ts'
 import { ContainerNotFoundError, InvalidRunRequestError } from './errors.ts'
 import { discard, runtimeFor } from './run.ts'
 import type { Runtime } from './runtime.ts'
+import { readExitCode, shimFiles } from './shim.ts'
 
 export interface ManageOptions {
   dataDir: string
@@ -26,8 +28,10 @@ async function statusOf (runtime: Runtime, record: ContainerRecord): Promise<Con
     const state = await runtime.state(record.id)
     return { ...record, status: state.status, ...(state.pid > 0 ? { pid: state.pid } : {}) }
   } catch (err) {
-    if (err instanceof ContainerNotFoundError) return { ...record, status: 'stopped' }
-    throw err
+    if (!(err instanceof ContainerNotFoundError)) throw err
+    // A detached container's exit code is where its shim wrote it (shim.ts).
+    const exitCode = record.exitCode ?? (record.log !== undefined ? await readExitCode(shimFiles(record.log).exit) : undefined)
+    return { ...record, status: 'stopped', ...(exitCode !== undefined ? { exitCode } : {}) }
   }
 }
 
@@ -69,6 +73,8 @@ async function waitStopped (runtime: Runtime, record: ContainerRecord, timeoutMs
 export async function stopContainer (options: ManageOptions & { id: string, signal?: string, timeoutMs?: number }): Promise<boolean> {
   const { runtime, records } = open(options)
   const record = await recordOf(records, options.id)
+  // Tell its shim not to start it again, whatever its restart policy.
+  if (record.log !== undefined) await writeFile(shimFiles(record.log).stop, '')
   if ((await statusOf(runtime, record)).status !== 'running') return false
   await runtime.kill(record.id, options.signal ?? 'SIGTERM')
   if (await waitStopped(runtime, record, options.timeoutMs ?? 10_000)) return true
@@ -86,4 +92,15 @@ export async function removeContainer (options: ManageOptions & { id: string, fo
     throw new InvalidRunRequestError(`container ${record.id} is running: stop it first, or force the removal`)
   }
   await discard(runtime, records, record)
+}
+
+/**
+ * The output of a detached container so far (its log: stdout and stderr as they came); throws
+ * ContainerNotFoundError, or InvalidRunRequestError for a container that ran in the foreground (no log).
+ */
+export async function containerLog (options: ManageOptions & { id: string }): Promise<string> {
+  const { records } = open(options)
+  const record = await recordOf(records, options.id)
+  if (record.log === undefined) throw new InvalidRunRequestError(`container ${record.id} ran in the foreground: its output went to the terminal, there is no log`)
+  return record.log
 }

@@ -19,8 +19,9 @@ import { InvalidRunRequestError } from './errors.ts'
 import { loadImage } from './image.ts'
 import { imageSpec, type ImageSpecOptions } from './image-spec.ts'
 import { checkContainerId, Runtime, type RunIo } from './runtime.ts'
+import { runDetachedWithExit, shimFiles, type RestartPolicy } from './shim.ts'
 import type { RuntimeSpec } from './spec.ts'
-import { unpackRootfs } from './unpack.ts'
+import { prepareImageRootfs, releaseRootfs, type PreparedRootfs, type RootfsMode } from './rootfs.ts'
 import type { UnpackLimitsInit } from './unpack-limits.ts'
 
 export interface RunCommonOptions {
@@ -30,6 +31,8 @@ export interface RunCommonOptions {
   id?: string
   /** Start in the background and return at once; output goes to the container's log file. */
   detach?: boolean
+  /** A detached container's restart policy (shim.ts). Default `no`. */
+  restart?: RestartPolicy
   /** After a foreground run, delete the bundle and the record (`docker run --rm`). Default false. */
   remove?: boolean
   /** Stdio of a foreground run (default: this process's stdout/stderr, stdin from /dev/null). */
@@ -50,6 +53,8 @@ export interface RunImageOptions extends RunCommonOptions, ImageSpecOptions {
   platform?: Platform
   /** Bytes, free space and path depth the unpack may use (defaults: unpack-limits.ts). */
   unpackLimits?: UnpackLimitsInit
+  /** An overlayfs view on the layer cache, or a copy of the rootfs (rootfs.ts). Default `auto`. */
+  rootfs?: RootfsMode
 }
 
 export interface RunClosureOptions extends RunCommonOptions, ClosureSpecOptions {}
@@ -96,7 +101,9 @@ async function assemble (bundle: string, build: (rootfs: string) => Promise<Runt
     await checkEntrypoint(rootfs, spec, bindMountsOf(spec))
     await writeFileAtomic(join(bundle, 'config.json'), JSON.stringify(spec, null, 2) + '\n')
   } catch (err) {
-    await rm(bundle, { recursive: true, force: true })
+    // The first error is the one to report; an overlay that will not unmount keeps its bundle (rm would fail).
+    await releaseRootfs(bundle).catch(() => {})
+    await rm(bundle, { recursive: true, force: true }).catch(() => {})
     throw err
   }
 }
@@ -113,9 +120,11 @@ export async function runImage (options: RunImageOptions): Promise<RunResult> {
   const image = await loadImage(options.store, options.image, options.platform)
   const id = checkContainerId(options.id ?? newContainerId())
   const bundle = paths.bundle(id)
+  let prepared: PreparedRootfs | undefined
   await assemble(bundle, async rootfs => {
-    await unpackRootfs(options.store, image, rootfs, {
+    prepared = await prepareImageRootfs(options.store, image, bundle, paths, {
       logger: options.logger ?? silentLogger,
+      ...(options.rootfs !== undefined ? { mode: options.rootfs } : {}),
       ...(options.unpackLimits !== undefined ? { limits: options.unpackLimits } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {})
     })
@@ -129,7 +138,9 @@ export async function runImage (options: RunImageOptions): Promise<RunResult> {
     bundle,
     created: new Date().toISOString(),
     detached: options.detach === true,
-    runcRoot: paths.runcRoot
+    runcRoot: paths.runcRoot,
+    ...(prepared !== undefined ? { rootfs: prepared.kind } : {}),
+    ...(prepared?.layers !== undefined ? { layers: prepared.layers } : {})
   }
   return await start(runtime, paths, record, options)
 }
@@ -169,7 +180,7 @@ async function start (runtime: Runtime, paths: RunnerPaths, record: ContainerRec
     const started = { ...record, log: paths.log(id) }
     await records.put(started)
     try {
-      await runtime.runDetached(id, bundle, paths.log(id))
+      await runDetachedWithExit(runtime, id, bundle, paths.log(id), options.restart)
     } catch (err) {
       await discard(runtime, records, started)
       throw err
@@ -193,7 +204,10 @@ async function start (runtime: Runtime, paths: RunnerPaths, record: ContainerRec
 /** Removes every trace of a container: runc state, bundle, log, record. */
 export async function discard (runtime: Runtime, records: ContainerRecords, record: ContainerRecord): Promise<void> {
   await runtime.delete(record.id, { force: true }).catch(() => {})
+  await releaseRootfs(record.bundle)
   await rm(record.bundle, { recursive: true, force: true })
-  if (record.log !== undefined) await rm(record.log, { force: true })
+  if (record.log !== undefined) {
+    for (const file of [record.log, ...Object.values(shimFiles(record.log))]) await rm(file, { force: true })
+  }
   await records.remove(record.id)
 }

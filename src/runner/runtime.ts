@@ -82,7 +82,7 @@ async function waitExit (child: ChildProcess): Promise<Exit> {
 }
 
 /** The messages runc logged at level error or fatal (one JSON object per line). */
-async function runcErrors (logFile: string): Promise<string[]> {
+export async function runcErrors (logFile: string): Promise<string[]> {
   let text: string
   try {
     text = (await readFile(logFile, 'utf8')).slice(-MAX_OUTPUT)

@@ -69,9 +69,11 @@ export class UnpackBudget {
   #used = 0
   #sinceCheck = 0
 
-  constructor (root: string, limits: UnpackLimits) {
+  /** `used`: bytes already spent by earlier parts of the same unpack (the layers of a stack, one budget each). */
+  constructor (root: string, limits: UnpackLimits, used = 0) {
     this.root = root
     this.limits = limits
+    this.#used = used
   }
 
   get used (): number {

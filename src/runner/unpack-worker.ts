@@ -12,7 +12,7 @@ import type { Logger, LogLevel } from '../util/logger.ts'
 import * as runnerErrors from './errors.ts'
 import * as storeErrors from '../store/errors.ts'
 import { UnpackError } from './errors.ts'
-import { applyLayers, type ApplyOptions, type LayerJob } from './layer-stream.ts'
+import { applyLayers, applyLayerStack, type ApplyOptions, type LayerJob, type StackLayer } from './layer-stream.ts'
 import type { UnpackLimits } from './unpack-limits.ts'
 
 interface WorkerRequest {
@@ -20,6 +20,8 @@ interface WorkerRequest {
   root: string
   privileged: boolean
   limits?: UnpackLimits
+  /** Set: unpack these layers each on its own (applyLayerStack) instead of `jobs` onto `root`. */
+  stack?: StackLayer[]
 }
 
 interface SerializedError {
@@ -77,8 +79,18 @@ export function reviveError (data: SerializedError): Error {
  * operation runs after this returns or throws), then rejects with the abort reason.
  */
 export async function applyLayersInWorker (jobs: LayerJob[], root: string, options: ApplyOptions): Promise<void> {
-  options.signal?.throwIfAborted()
   const request: WorkerRequest = { jobs, root, privileged: options.privileged, ...(options.limits !== undefined ? { limits: options.limits } : {}) }
+  await runWorker(request, root, options)
+}
+
+/** applyLayerStack in a worker thread, with the same guarantees as applyLayersInWorker. */
+export async function applyStackInWorker (stack: StackLayer[], options: ApplyOptions): Promise<void> {
+  const request: WorkerRequest = { jobs: [], root: stack[0]?.root ?? '', stack, privileged: options.privileged, ...(options.limits !== undefined ? { limits: options.limits } : {}) }
+  await runWorker(request, request.root, options)
+}
+
+async function runWorker (request: WorkerRequest, root: string, options: ApplyOptions): Promise<void> {
+  options.signal?.throwIfAborted()
   const worker = new Worker(new URL(import.meta.url), { workerData: { [REQUEST_KEY]: request } })
   let outcome: { error: unknown } | 'done' | undefined
   const onAbort = (): void => {
@@ -112,11 +124,13 @@ function workerLogger (port: NonNullable<typeof parentPort>): Logger {
 
 async function workerMain (port: NonNullable<typeof parentPort>, request: WorkerRequest): Promise<void> {
   try {
-    await applyLayers(request.jobs, request.root, {
+    const options: ApplyOptions = {
       logger: workerLogger(port),
       privileged: request.privileged,
       ...(request.limits !== undefined ? { limits: request.limits } : {})
-    })
+    }
+    if (request.stack !== undefined) await applyLayerStack(request.stack, options)
+    else await applyLayers(request.jobs, request.root, options)
     port.postMessage({ kind: 'done' } satisfies WorkerMessage)
   } catch (err) {
     port.postMessage({ kind: 'error', error: serializeError(err) } satisfies WorkerMessage)

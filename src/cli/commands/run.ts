@@ -1,8 +1,8 @@
 /**
- * `emergence run | ps | stop | rm`: automata on the local runc. `run` takes an image ref or a Nix store path;
+ * `emergence run | ps | stop | rm | logs`: automata on the local runc. `run` takes an image ref or a Nix store path;
  * an image the store lacks is pulled from peers first through the running node (with progress).
  */
-import type { Command } from 'commander'
+import { Option, type Command } from 'commander'
 import { socketPath } from '../../daemon/socket-path.ts'
 import { controlRequest } from '../../daemon/control-client.ts'
 import { DaemonNotRunningError } from '../../daemon/errors.ts'
@@ -16,6 +16,7 @@ import { parseSeconds } from '../options.ts'
 import { EmergenceError } from '../../util/errors.ts'
 import { progressLine } from './node.ts'
 import { pullLine } from './nix.ts'
+import { registerLogsCommand } from './logs.ts'
 import type { NixPullProgress } from '../../nix/pull-progress.ts'
 
 interface RunOptions {
@@ -27,6 +28,7 @@ interface RunOptions {
   workdir?: string
   user?: string
   network?: 'none' | 'host'
+  rootfs?: 'auto' | 'overlay' | 'copy'
 }
 
 function collect (value: string, previous: string[] = []): string[] {
@@ -34,7 +36,7 @@ function collect (value: string, previous: string[] = []): string[] {
 }
 
 /** Makes sure the image is in the store: pulls it through the running node when it is not. */
-async function ensureImage (ctx: CliContext, store: Store, ref: string): Promise<void> {
+export async function ensureImage (ctx: CliContext, store: Store, ref: string): Promise<void> {
   try {
     await store.resolve(ref)
     return
@@ -55,7 +57,7 @@ async function ensureImage (ctx: CliContext, store: Store, ref: string): Promise
 }
 
 /** The store path a target names: `/nix/store/<hash>-<name>` itself or a file inside it (its program). */
-function storePathOf (target: string): string | undefined {
+export function storePathOf (target: string): string | undefined {
   if (!target.startsWith('/nix/store/')) return undefined
   const root = target.split('/').slice(0, 4).join('/')
   return isStorePath(root) ? root : undefined
@@ -65,7 +67,7 @@ function storePathOf (target: string): string | undefined {
  * The node's Nix store, where `nix pull` puts paths: the running node's (it may have been started with
  * `--nix-store`), else the configured `nixStore`; undefined for the system store.
  */
-async function nodeNixStore (ctx: CliContext): Promise<string | undefined> {
+export async function nodeNixStore (ctx: CliContext): Promise<string | undefined> {
   try {
     const status = await controlRequest(socketPath(ctx.dataDir), 'GET', '/v1/nix/status') as { store: string }
     return status.store === '/nix/store' ? undefined : status.store
@@ -77,7 +79,7 @@ async function nodeNixStore (ctx: CliContext): Promise<string | undefined> {
 }
 
 /** Makes sure a store path is in the Nix store: pulls its closure through the running node when it is not. */
-async function ensureClosure (ctx: CliContext, path: string): Promise<void> {
+export async function ensureClosure (ctx: CliContext, path: string): Promise<void> {
   try {
     await controlRequest(socketPath(ctx.dataDir), 'POST', '/v1/nix/pull', {
       body: { path },
@@ -92,6 +94,7 @@ async function ensureClosure (ctx: CliContext, path: string): Promise<void> {
 }
 
 export function registerRunCommands (program: Command): void {
+  registerLogsCommand(program)
   program.command('run')
     .description('run an image or a Nix closure with runc (missing images are pulled from peers first)')
     .argument('<target>', 'an image ref (name:tag, name@digest) or a /nix/store path')
@@ -104,6 +107,7 @@ export function registerRunCommands (program: Command): void {
     .option('-w, --workdir <dir>', 'working directory inside the container')
     .option('-u, --user <user>', 'user[:group] or uid[:gid]')
     .option('--network <mode>', 'none (own empty network namespace, default) or host')
+    .addOption(new Option('--rootfs <mode>', 'image rootfs: an overlay on the layer cache, or a copy (auto: overlay when it works)').choices(['auto', 'overlay', 'copy']))
     .action(async (target: string, args: string[], options: RunOptions, command: Command) => {
       const ctx = contextOf(command)
       const common = {
@@ -117,6 +121,7 @@ export function registerRunCommands (program: Command): void {
         ...(options.network !== undefined ? { network: options.network } : {})
       }
       const { runClosure, runImage } = await import('../../runner/index.ts')
+      const { createLogger } = await import('../../util/logger.ts')
       let result
       const storePath = storePathOf(target)
       if (storePath !== undefined) {
@@ -135,6 +140,8 @@ export function registerRunCommands (program: Command): void {
         result = await runImage({
           ...common,
           store,
+          logger: createLogger('runner'),
+          ...(options.rootfs !== undefined ? { rootfs: options.rootfs } : {}),
           image: target,
           ...(args.length > 0 ? { command: args } : {}),
           ...(options.entrypoint !== undefined ? { entrypoint: [options.entrypoint] } : {}),
@@ -156,7 +163,9 @@ export function registerRunCommands (program: Command): void {
       const containers = await listContainers({ dataDir: ctx.dataDir })
       ctx.output.result(containers, () => containers.length === 0
         ? 'no containers'
-        : table(['ID', 'TARGET', 'STATUS', 'PID'], containers.map(c => [c.id, c.image, c.status, c.pid !== undefined ? String(c.pid) : ''])))
+        : table(['ID', 'TARGET', 'STATUS', 'PID', 'EXIT'], containers.map(c => [
+          c.id, c.image, c.status, c.pid !== undefined ? String(c.pid) : '', c.exitCode !== undefined ? String(c.exitCode) : ''
+        ])))
     })
 
   program.command('stop')

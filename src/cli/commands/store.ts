@@ -15,14 +15,22 @@ export class StoreCorruptError extends EmergenceError {
 
 export function registerStoreCommands (program: Command): void {
   program.command('gc')
-    .description('delete blobs that no image ref, pin or in-flight write references')
+    .description('delete blobs that no image ref, pin or in-flight write references, and unpacked layers no container or stored image uses')
     .option('--dry-run', 'only report what would be deleted')
     .option('--grace <seconds>', 'keep blobs written less than this many seconds ago', parseSeconds, 60)
     .action(async (options: { dryRun?: boolean, grace: number }, command: Command) => {
       const ctx = contextOf(command)
-      const result = await (await ctx.openStore()).gc({ dryRun: options.dryRun === true, graceMs: options.grace * 1000 })
+      const store = await ctx.openStore()
+      const result = await store.gc({ dryRun: options.dryRun === true, graceMs: options.grace * 1000 })
       if (options.dryRun !== true) await notifyDaemon(ctx, '/v1/withdraw', result.removed.map(r => r.digest))
-      ctx.output.result(result, () => `${options.dryRun === true ? 'would remove' : 'removed'} ${result.removed.length} blobs (${formatBytes(result.freedBytes)}), kept ${result.kept}`)
+      // Then the runner's unpacked layers that no container and no image left in the store uses.
+      const { gcLayers } = await import('../../runner/layers/gc.ts')
+      const layers = await gcLayers({ dataDir: ctx.dataDir, store, dryRun: options.dryRun === true })
+      const verb = options.dryRun === true ? 'would remove' : 'removed'
+      ctx.output.result({ ...result, layers }, () => [
+        `${verb} ${result.removed.length} blobs (${formatBytes(result.freedBytes)}), kept ${result.kept}`,
+        ...(layers.removed.length > 0 ? [`${verb} ${layers.removed.length} unpacked layers (${formatBytes(layers.freedBytes)}), kept ${layers.kept}`] : [])
+      ].join('\n'))
     })
 
   const store = program.command('store').description('inspect the local store')
