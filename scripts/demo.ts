@@ -4,7 +4,7 @@
  * Every step runs the real `emergence` CLI, so each line shown is a command you can type yourself.
  */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { existsSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
@@ -120,6 +120,19 @@ async function main (): Promise<void> {
 
     step('Node 1 runs the closure with runc: only its store paths are mounted')
     await demoCli(nodes[0]!, ['run', '--rm', `${hello}/bin/hello`], dataDir, [0, 3])
+
+    step('Build images on node 1: the closure as one layer per store path, and busybox plus a directory')
+    await demoCli(nodes[0]!, ['image', 'from-nix', hello, '-t', 'demo/hello-image:1'], dataDir)
+    const site = join(work, 'site')
+    await mkdir(site)
+    writeFileSync(join(site, 'index.html'), 'hello from a built image\n')
+    await demoCli(nodes[0]!, ['image', 'build', '--from', 'demo/busybox:1', '--add', `${site}:/srv`, '--cmd', '["-c","cat /srv/index.html"]', '-t', 'demo/site:1'], dataDir)
+
+    step('Node 3 pulls the built images and runs them (no Nix store needed for the closure image)')
+    for (const ref of ['demo/hello-image:1', 'demo/site:1']) {
+      await demoCli(nodes[2]!, ['pull', ref], others[1] ?? '')
+      await demoCli(nodes[2]!, ['run', '--rm', ref], others[1] ?? '')
+    }
 
     step('Remove a tag, collect garbage (shared blobs stay), verify every blob')
     run(EMERGENCE, ['image', 'rm', 'demo/busybox:latest'])

@@ -9,7 +9,10 @@ import { registerImageCommands } from './commands/image.ts'
 import { registerStoreCommands } from './commands/store.ts'
 import { registerNodeCommands } from './commands/node.ts'
 import { registerRunCommands } from './commands/run.ts'
+import { registerAutomatonCommands } from './commands/automaton.ts'
 import { registerNixCommands } from './commands/nix.ts'
+import { registerBuildCommands } from './commands/build.ts'
+import { registerRegistryCommands } from './commands/registry.ts'
 
 export function buildProgram (): Command {
   const program = new Command('emergence')
@@ -23,10 +26,13 @@ export function buildProgram (): Command {
     })
     .exitOverride()
   registerImageCommands(program)
+  registerBuildCommands(program)
   registerStoreCommands(program)
   registerNodeCommands(program)
   registerRunCommands(program)
+  registerAutomatonCommands(program)
   registerNixCommands(program)
+  registerRegistryCommands(program)
   return program
 }
 
