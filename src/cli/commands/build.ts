@@ -7,6 +7,7 @@ import type { BuiltImage, ImageSettings, LayerCompression } from '../../build/in
 import { contextOf, type CliContext } from '../context.ts'
 import { blobsOf } from './image.ts'
 import { notifyDaemon } from './node.ts'
+import { ensureImage } from './run.ts'
 
 function collect (value: string, previous: string[] = []): string[] {
   return [...previous, value]
@@ -68,7 +69,7 @@ export function registerBuildCommands (program: Command): void {
 
   configOptions(image.command('build')
     .description('build an image: a base (or scratch) plus one layer per --add, reproducibly (see docs/building.md)')
-    .option('--from <ref>', 'base image in the store, or scratch', 'scratch')
+    .option('--from <ref>', 'base image (pulled from peers through the running node when the store lacks it), or scratch', 'scratch')
     .option('--add <src[:dest]>', 'a directory or tar file to add as one layer, at dest (default /) (repeatable)', collect)
     .option('--chown <uid:gid>', 'owner of every added entry (default 0:0)'))
     .action(async (options: ConfigFlags & { from: string, add?: string[], chown?: string, compression?: LayerCompression, tag: string }, command: Command) => {
@@ -76,7 +77,10 @@ export function registerBuildCommands (program: Command): void {
       const { buildImage, parseAddArgument, parseOwner } = await import('../../build/index.ts')
       const add = []
       for (const argument of options.add ?? []) add.push(await parseAddArgument(argument))
-      const built = await buildImage(await ctx.openStore(), {
+      const store = await ctx.openStore()
+      // A base the store lacks is pulled through the running node first, from the peers that hold it.
+      if (options.from !== 'scratch') await ensureImage(ctx, store, options.from)
+      const built = await buildImage(store, {
         from: options.from,
         add,
         tag: options.tag,
