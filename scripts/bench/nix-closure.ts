@@ -8,14 +8,13 @@
  *   node scripts/bench/nix-closure.ts [N=100] [SIZE_KiB=2048]
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { startNode, stopAll, runToEnd, EMERGENCE_BIN, type ClusterNode } from '../lib/cluster.ts'
 import { cpuSeconds, settle } from '../lib/idle.ts'
+import { freePort } from '../lib/ports.ts'
 
 const run = promisify(execFile)
 const NIX_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NIX_REMOTE'))
@@ -45,16 +44,6 @@ async function buildChain (work: string, n: number, kib: number): Promise<{ root
  */
 async function flushDisks (): Promise<void> {
   await run('sync', [])
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  const port = typeof address === 'object' && address !== null ? address.port : 0
-  await new Promise(resolve => server.close(resolve))
-  return port
 }
 
 async function waitForHttp (url: string): Promise<void> {

@@ -4,11 +4,11 @@
  * it reports readiness over the IPC channel Node gives a child (`process.send`), not by a file or a sleep.
  */
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { mkdir, open, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { NodeStatus } from '../daemon/daemon.ts'
 import { EmergenceError } from '../util/errors.ts'
+import { processAlive } from '../util/fs.ts'
 
 /** Set in the detached child's environment: it sends its status to the parent once it answers. */
 const READY_ENV = 'EMERGENCE_NOTIFY_READY'
@@ -80,22 +80,6 @@ export function notifyReady (status: NodeStatus): void {
   if (process.env[READY_ENV] !== '1' || process.send === undefined) return
   delete process.env[READY_ENV]
   process.send({ ready: status }, () => { process.disconnect() })
-}
-
-/** True while `pid` runs. A zombie (exited, not yet reaped by its parent or init) counts as gone. */
-export function processAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-  try {
-    // /proc/<pid>/stat: "pid (comm) state ..."; the comm may hold spaces and parentheses, the state follows the last ')'.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
-  } catch {
-    return true
-  }
 }
 
 /**

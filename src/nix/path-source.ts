@@ -6,6 +6,7 @@
 import type { LocalNix } from './local-nix.ts'
 import type { PathInfo } from './path-info.ts'
 import { hashPartOf, isHashPart } from './store-path.ts'
+import { untilAborted } from '../util/abort.ts'
 
 export interface SourceCallOptions {
   signal?: AbortSignal
@@ -80,21 +81,5 @@ export class LocalNixSource implements PathSource {
       const oldest = this.#cache.keys().next()
       if (oldest.done !== true) this.#cache.delete(oldest.value)
     }
-  }
-}
-
-/** `promise`, or a rejection with the signal's reason once `signal` aborts (the promise itself goes on). */
-async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return await promise
-  signal.throwIfAborted()
-  let onAbort: (() => void) | undefined
-  const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([promise, aborted])
-  } finally {
-    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
   }
 }

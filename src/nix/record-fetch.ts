@@ -10,7 +10,7 @@
  */
 import type { Descriptor } from '../oci/types.ts'
 import type { Lease } from '../store/leases.ts'
-import { mapLimit } from './concurrency.ts'
+import { mapLimit } from '../util/map-limit.ts'
 import { SignatureError } from './errors.ts'
 import { PathNotSharedError, RecordError } from './network-errors.ts'
 import type { NixNetwork, NixNodeContext } from './network.ts'

@@ -10,7 +10,7 @@ import type { Digest } from '../oci/digest.ts'
 import type { Descriptor } from '../oci/types.ts'
 import type { Lease } from '../store/leases.ts'
 import { describeError } from '../util/errors.ts'
-import { mapLimit } from './concurrency.ts'
+import { mapLimit } from '../util/map-limit.ts'
 import type { NixNodeContext } from './network.ts'
 import {
   EMPTY_CONFIG, buildClosureRecord, buildPathRecord, closureRef, infoRef, parsePathRecord, type PathRecord

@@ -18,6 +18,7 @@ import { MAX_JSON_BYTES, parseIndex, parseManifest, type Descriptor, type Platfo
 import { sniffMediaType } from '../oci/walk.ts'
 import type { BlobPullResult } from './blob-pull.ts'
 import { RefExistsError } from './errors.ts'
+import { mapLimit } from '../util/map-limit.ts'
 import { ProgressTracker, type PullProgress } from './progress.ts'
 import type { Puller } from './puller.ts'
 
@@ -173,22 +174,4 @@ function addHint (hints: PeerId[], text: string): void {
   } catch {
     // Keys of fromPeers are peer ids we parsed before; nothing else gets here.
   }
-}
-
-/** Runs `fn` over `items`, `limit` at a time; after a failure no new item starts. */
-async function mapLimit<T> (items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  let failed = false
-  const worker = async (): Promise<void> => {
-    while (next < items.length && !failed) {
-      const item = items[next++] as T
-      try {
-        await fn(item)
-      } catch (err) {
-        failed = true
-        throw err
-      }
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
 }

@@ -8,6 +8,7 @@
 import type { Digest } from '../oci/digest.ts'
 import type { Lease } from '../store/leases.ts'
 import type { BlobPullResult } from './blob-pull.ts'
+import { untilAborted } from '../util/abort.ts'
 
 export interface SharedPull {
   readonly work: Promise<BlobPullResult>
@@ -68,15 +69,4 @@ export class SharedPulls {
     await shared.work.catch(() => {})
     await shared.lease.then(async lease => { await lease.release() }, () => {})
   }
-}
-
-/** `work`, or the signal's reason as soon as it aborts (the work itself goes on). */
-async function untilAborted<T> (work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return await work
-  signal.throwIfAborted()
-  return await new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => { reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    work.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
-  })
 }

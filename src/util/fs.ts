@@ -1,4 +1,5 @@
 /** Small filesystem helpers shared by the store and the runner: atomic replace, fsync of directories. */
+import { readFileSync } from 'node:fs'
 import { lstat, open, rename, rm, mkdir } from 'node:fs/promises'
 import { isErrno } from './errors.ts'
 import { randomBytes } from 'node:crypto'
@@ -50,13 +51,22 @@ export async function writeFileAtomic (path: string, data: string | Uint8Array, 
   await fsyncDir(dirname(path))
 }
 
-/** True when a process with this pid is alive (signal 0 probes without sending anything). */
+/**
+ * True while a process with this pid runs (signal 0 probes without sending anything). A zombie (exited, not yet
+ * reaped by its parent or init) counts as gone: it holds nothing and will never answer.
+ */
 export function processAlive (pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ..."; the comm may hold spaces and parentheses, the state follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return true
   }
 }
 

@@ -9,7 +9,8 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { processAlive } from '../../../src/cli/detach.ts'
+import { processAlive } from '../../../src/util/fs.ts'
+import { freePort } from '../../../scripts/lib/ports.ts'
 import { assertCliError, runCli } from '../../helpers/tools.ts'
 
 /** A loader hook that writes every module URL the process loads to `$MODULES_OUT`, one per line. */
@@ -23,16 +24,6 @@ registerHooks({
   }
 })
 `
-
-/** A TCP port that was free a moment ago. */
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise(resolve => server.close(resolve))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
 
 describe('CLI start-up', () => {
   let dir: string

@@ -5,9 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
+import { freePort } from '../../../scripts/lib/ports.ts'
 import { tool } from '../../helpers/tools.ts'
 
 export function background (t: TestContext, command: string, args: string[], log: string[]): ChildProcess {
@@ -31,21 +31,13 @@ export async function ready (probe: () => Promise<boolean>, child: ChildProcess,
   }
 }
 
-export async function unusedPort (): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await new Promise(resolve => server.once('listening', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
-
 /**
  * Debian's docker-registry on loopback with its storage in `dir`; with `user`, htpasswd basic auth (the bcrypt
  * hash from Python's crypt, which uses the system's libcrypt: no apache2-utils needed). Returns `host:port`.
  */
 export async function startDockerRegistry (t: TestContext, dir: string, user?: { name: string, password: string }): Promise<string> {
   await mkdir(dir, { recursive: true })
-  const port = await unusedPort()
+  const port = await freePort()
   const lines = ['version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${join(dir, 'storage')}`, 'http:', `  addr: 127.0.0.1:${port}`]
   if (user !== undefined) {
     const script = 'import crypt, sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))'

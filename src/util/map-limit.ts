@@ -1,6 +1,6 @@
 /**
- * Bounded concurrency for the network side of Nix: many small records and NARs, a few at a time (a queue of
- * tasks started as slots free is util/semaphore.ts).
+ * Bounded concurrency over a list: the blobs of an image, the records and NARs of a closure, a few at a time (a
+ * queue of tasks started as slots free is semaphore.ts).
  */
 
 /** Runs `fn` over `items`, `limit` at a time, started in order; after a failure no new item starts. */
