@@ -13,16 +13,16 @@ import {
   BLOB_PROTOCOL, DEFAULT_IDLE_STREAM_TIMEOUT_MS, DEFAULT_MAX_DOWNLOADS, DEFAULT_MAX_UPLOADS, DEFAULT_MAX_UPLOADS_PER_PEER,
   DEFAULT_PIECE_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, MAX_PEX_ADDRS, MAX_PROTOCOL_STREAMS
 } from './constants.ts'
-import { ExchangeClient } from './client.ts'
-import type { PexPeer } from './codec.ts'
+import { ExchangeClient } from './protocol/client.ts'
+import type { PexPeer } from './protocol/codec.ts'
 import { InvalidP2PConfigError } from './errors.ts'
-import { Holdings } from './holdings.ts'
-import { InboundStreams, type InboundLoad } from './inbound.ts'
+import { Holdings } from './serving/holdings.ts'
+import { InboundStreams, type InboundLoad } from './protocol/inbound.ts'
 import { Lanes, type LaneInit } from './lane/index.ts'
-import { KeyedSemaphore, Semaphore, TokenBucket } from './limits.ts'
-import { isTcpAddress, parseTcpAddress } from './node.ts'
-import { choosePieceSize, isValidPieceSize } from './pieces.ts'
-import { serveStream, type ServerContext } from './server.ts'
+import { KeyedSemaphore, Semaphore, TokenBucket } from './protocol/limits.ts'
+import { isTcpAddress, parseTcpAddress } from './node/node.ts'
+import { choosePieceSize, isValidPieceSize } from './pieces/pieces.ts'
+import { serveStream, type ServerContext } from './serving/server.ts'
 import { TransferStats } from './stats.ts'
 
 const PEX_CACHE_MS = 10_000

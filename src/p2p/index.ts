@@ -37,33 +37,20 @@
  * docs/protocol.md §9) when both peers allow it, else on libp2p streams; `exchange: { lanes: { ... } }` sets its
  * port, or turns it off.
  *
- * The parts, for tests and other wiring: `createNode` (node.ts), `Exchange` (serving + `ExchangeClient`),
- * `Routing` with `DhtRouting`, `PeerExchangeRouting`, `MemoryRouting`, `CombinedRouting`, `FallbackRouting`, and `Puller`.
+ * The parts, each a folder whose `index.ts` states its contract: `node/` (the libp2p host and identity),
+ * `protocol/` (the control protocol's frames, limits and requesting client), `pieces/` (cutting and checking),
+ * `serving/` (answering peers), `pulling/` (fetching from many peers), `routing/` (who holds what), `lane/` (the
+ * data lane). `Exchange` (exchange.ts) joins serving, the client and lanes; `P2P` (service.ts) joins everything.
  */
 export * from './constants.ts'
 export * from './errors.ts'
-export { Bitfield } from './bitfield.ts'
-export { choosePieceSize, isValidPieceSize, pieceCount, pieceRange, pieceLength } from './pieces.ts'
-export { computePieceList, pieceMatches, hashChunks, makePieceList, PieceListStore, type PieceList } from './piece-list.ts'
-export { encodeMessage, decodeRequest, decodeResponse, ERROR_CODES, type Request, type Response } from './codec.ts'
-export { FramedStream, type FramedStreamInit } from './wire.ts'
-export { InboundStreams, type InboundLoad } from './inbound.ts'
-export { Semaphore, KeyedSemaphore, TokenBucket } from './limits.ts'
+export * from './pieces/index.ts'
+export * from './protocol/index.ts'
+export * from './node/index.ts'
+export * from './serving/index.ts'
+export * from './routing/index.ts'
+export * from './pulling/index.ts'
 export { TransferStats, type TransferCounters } from './stats.ts'
-export { loadOrCreateIdentity } from './identity.ts'
-export { createNode, allowListGater, parseTcpAddress, DEFAULT_LISTEN, type NodeInit, type EmergenceNode, type EmergenceServices } from './node.ts'
-export { Holdings, type ActiveDownload, type Holding } from './holdings.ts'
-export { ExchangeClient, type HaveAnswer, type PieceData, type PieceRef } from './client.ts'
 export { Exchange, type ExchangeInit, type ExchangeComponents, type ExchangeNode } from './exchange.ts'
 export { Lanes, type LaneInit } from './lane/index.ts'
-export { digestToCid, MemoryRouting, MemoryRoutingTable, CombinedRouting, FallbackRouting, type Routing } from './routing.ts'
-export { DhtRouting, DEFAULT_REANNOUNCE_MS, type DhtRoutingInit } from './dht-routing.ts'
-export { PeerExchangeRouting, type PexRoutingInit } from './pex-routing.ts'
-export { PieceScheduler, type SchedulerInit } from './scheduler.ts'
-export { BanList, DEFAULT_PULL_CONFIG, type PullConfig } from './pull-state.ts'
-export type { BlobPullOptions, BlobPullResult } from './blob-pull.ts'
-export { Puller, type PullerInit, type PullerComponents } from './puller.ts'
-export type { PullImageOptions, ImagePullResult } from './image-pull.ts'
-export { resolveAgreed, resolveFromPeers, type Resolution } from './resolve.ts'
-export type { PullProgress } from './progress.ts'
 export { P2P, type P2PInit } from './service.ts'

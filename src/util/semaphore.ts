@@ -1,6 +1,6 @@
 /**
  * The one concurrency limiter: a counting semaphore with a FIFO wait queue, optionally bounded, and an
- * AbortSignal on every wait. The P2P exchange limits streams and uploads with it (p2p/limits.ts adds its BUSY
+ * AbortSignal on every wait. The P2P exchange limits streams and uploads with it (p2p/protocol/limits.ts adds its BUSY
  * error and a semaphore per key); the local Nix limits its child processes with it.
  */
 

@@ -9,9 +9,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { streamPair } from '@libp2p/utils'
 import fc from 'fast-check'
-import { decodeRequest, decodeResponse, encodeMessage } from '../../src/p2p/codec.ts'
+import { decodeRequest, decodeResponse, encodeMessage } from '../../src/p2p/protocol/codec.ts'
 import * as p2pErrors from '../../src/p2p/errors.ts'
-import { FramedStream } from '../../src/p2p/wire.ts'
+import { FramedStream } from '../../src/p2p/protocol/wire.ts'
 import { FUZZ_TIMEOUT_MS, errorClassesOf, fuzzParameters, parsedOrTyped, succeedsOrTyped } from './fuzz.ts'
 
 const TYPED = errorClassesOf(p2pErrors)

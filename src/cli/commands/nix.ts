@@ -49,7 +49,7 @@ export function pullLine (p: NixPullProgress): string {
 /** The node's Nix signing key, named after its peer id (made on first use). */
 async function nodeSigningKey (dataDir: string): Promise<SecretKey> {
   const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
-  const { loadOrCreateIdentity } = await import('../../p2p/identity.ts')
+  const { loadOrCreateIdentity } = await import('../../p2p/node/identity.ts')
   const { loadOrCreateNodeKey } = await import('../../nix/index.ts')
   const identity = await loadOrCreateIdentity(join(dataDir, 'p2p'))
   return await loadOrCreateNodeKey(join(dataDir, 'nix'), `emergence-${peerIdFromPrivateKey(identity).toString()}-1`)

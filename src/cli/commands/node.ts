@@ -6,7 +6,7 @@ import { controlRequest } from '../../daemon/control-client.ts'
 import { socketPath } from '../../daemon/socket-path.ts'
 import { notifyReady, startDetached, waitForExit } from '../detach.ts'
 import { parseSeconds } from '../options.ts'
-import type { PullProgress } from '../../p2p/progress.ts'
+import type { PullProgress } from '../../p2p/pulling/progress.ts'
 import { contextOf, type CliContext } from '../context.ts'
 import { formatBytes, table } from '../output.ts'
 

@@ -6,9 +6,9 @@
  * times out means the lane stalled, and the lane is closed (its other requests fail with LaneClosedError).
  */
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls'
-import { decodeResponse, encodeMessage, type GetRequest, type Response } from '../codec.ts'
+import { decodeResponse, encodeMessage, type GetRequest, type Response } from '../protocol/codec.ts'
 import { PeerTimeoutError, ProtocolViolationError } from '../errors.ts'
-import { Semaphore } from '../limits.ts'
+import { Semaphore } from '../protocol/limits.ts'
 import type { LaneCredentials } from './certificate.ts'
 import { provenPeer } from './certificate.ts'
 import { LANE_ALPN, LANE_CIPHERS, MAX_LANE_DISCARDS, MAX_LANE_REQUESTS } from './constants.ts'

@@ -8,7 +8,7 @@
  */
 import { createHash, type Hash } from 'node:crypto'
 import { MAX_CONTROL_FRAME, MAX_DATA_FRAME } from '../constants.ts'
-import { pieceBuffers } from '../buffer-pool.ts'
+import { pieceBuffers } from '../serving/buffer-pool.ts'
 import { FrameTooLargeError, ProtocolViolationError } from '../errors.ts'
 import { FRAME_PREFIX_BYTES } from './constants.ts'
 

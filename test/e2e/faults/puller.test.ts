@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { NodeStatus } from '../../../src/daemon/daemon.ts'
-import { parsePieces } from '../../../src/p2p/pull-state.ts'
+import { parsePieces } from '../../../src/p2p/pulling/pull-state.ts'
 import { fileFixture } from '../../helpers/temp.ts'
 import { assertAbsent, assertAllIntact, assertVerified, buildImages, failed, pulled, startSwarm, type FaultImage } from './images.ts'
 import { Lab, control, waitFor, type HostNode } from './lab.ts'
@@ -18,7 +18,7 @@ const PFX = 'embfp'
 const MiB = 1024 * 1024
 const images = fileFixture(async dir => await buildImages(dir, { big: 24 }), 'emergence-faults-')
 
-/** Bytes of the verified pieces the partial blob's state file records (store/partial.ts, p2p/pull-state.ts). */
+/** Bytes of the verified pieces the partial blob's state file records (store/partial.ts, p2p/pulling/pull-state.ts). */
 async function savedBytes (node: HostNode, image: FaultImage): Promise<number> {
   const file = join(node.dataDir, 'oci', '.emergence', 'partial', `sha256-${image.layer.digest.slice('sha256:'.length)}.json`)
   const state = await readFile(file, 'utf8').then(text => JSON.parse(text) as { pieces?: unknown }, () => undefined)

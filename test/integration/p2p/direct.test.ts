@@ -1,6 +1,6 @@
 /**
  * Blobs of a batch (a Nix closure's NARs) fetched whole, in one GET each, from the peers the caller names
- * (`direct`, src/p2p/direct-pull.ts): no HAVE, no piece list, no routing, and every byte still checked against
+ * (`direct`, src/p2p/pulling/direct-pull.ts): no HAVE, no piece list, no routing, and every byte still checked against
  * the digest, with the same ban for a peer that serves bad bytes.
  */
 import { test } from 'node:test'

@@ -5,7 +5,7 @@ import { progressLine } from '../../../src/cli/commands/node.ts'
 import { pullLine } from '../../../src/cli/commands/nix.ts'
 import { createOutput } from '../../../src/cli/output.ts'
 import type { NixPullProgress } from '../../../src/nix/pull-progress.ts'
-import type { PullProgress } from '../../../src/p2p/progress.ts'
+import type { PullProgress } from '../../../src/p2p/pulling/progress.ts'
 
 const start: PullProgress = { ref: 'app/web:1.0', phase: 'resolving', bytesDone: 0, bytesTotal: 0, rate: 0, peers: 0, perPeer: {}, blobsDone: 0, blobsTotal: 0 }
 

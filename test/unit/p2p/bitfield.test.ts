@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Bitfield } from '../../../src/p2p/bitfield.ts'
+import { Bitfield } from '../../../src/p2p/pieces/bitfield.ts'
 
 test('pieces are stored most significant bit first, as BitTorrent does', () => {
   const field = new Bitfield(10)

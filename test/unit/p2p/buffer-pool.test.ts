@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { BufferPool } from '../../../src/p2p/buffer-pool.ts'
+import { BufferPool } from '../../../src/p2p/serving/buffer-pool.ts'
 
 test('a size that is not a power of two is a view of a pooled buffer, given back and handed out again', () => {
   const pool = new BufferPool(4)

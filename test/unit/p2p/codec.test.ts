@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { decodeRequest, decodeResponse, encodeMessage, type Request, type Response } from '../../../src/p2p/codec.ts'
+import { decodeRequest, decodeResponse, encodeMessage, type Request, type Response } from '../../../src/p2p/protocol/codec.ts'
 import { MAX_CONTROL_FRAME } from '../../../src/p2p/constants.ts'
 
 const digest = `sha256:${'a'.repeat(64)}` as const

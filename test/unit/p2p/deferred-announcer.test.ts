@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Digest } from '../../../src/oci/digest.ts'
-import { DeferredAnnouncer } from '../../../src/p2p/deferred-announcer.ts'
+import { DeferredAnnouncer } from '../../../src/p2p/routing/deferred-announcer.ts'
 import { silentLogger } from '../../../src/util/logger.ts'
 
 const A = `sha256:${'a'.repeat(64)}` as Digest

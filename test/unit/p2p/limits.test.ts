@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { KeyedSemaphore, Semaphore, TokenBucket, type Clock } from '../../../src/p2p/limits.ts'
+import { KeyedSemaphore, Semaphore, TokenBucket, type Clock } from '../../../src/p2p/protocol/limits.ts'
 
 /** Lets every promise that can settle now settle: all pending microtasks run before a macrotask. */
 async function settle (): Promise<void> {

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { ListBook, carryOver } from '../../../src/p2p/list-book.ts'
-import type { PieceList } from '../../../src/p2p/piece-list.ts'
+import { ListBook, carryOver } from '../../../src/p2p/pieces/list-book.ts'
+import type { PieceList } from '../../../src/p2p/pieces/piece-list.ts'
 
 function list (bytes: number[], pieceSize = 16384): PieceList {
   const hashes = new Uint8Array(bytes.length * 32)

@@ -4,8 +4,8 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { choosePieceSize, isValidPieceSize, pieceCount, pieceLength, pieceRange } from '../../../src/p2p/pieces.ts'
-import { computePieceList, makePieceList, pieceMatches, PieceListStore } from '../../../src/p2p/piece-list.ts'
+import { choosePieceSize, isValidPieceSize, pieceCount, pieceLength, pieceRange } from '../../../src/p2p/pieces/pieces.ts'
+import { computePieceList, makePieceList, pieceMatches, PieceListStore } from '../../../src/p2p/pieces/piece-list.ts'
 import { digestOf } from '../../../src/oci/digest.ts'
 
 const MiB = 1024 * 1024

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { BanList, parsePieces, serializePieces } from '../../../src/p2p/pull-state.ts'
-import { Bitfield } from '../../../src/p2p/bitfield.ts'
+import { BanList, parsePieces, serializePieces } from '../../../src/p2p/pulling/pull-state.ts'
+import { Bitfield } from '../../../src/p2p/pieces/bitfield.ts'
 import { digestOf } from '../../../src/oci/digest.ts'
 
 const digest = digestOf('state')

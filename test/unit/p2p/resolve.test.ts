@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import type { Descriptor } from '../../../src/oci/types.ts'
-import { resolveAgreed, resolveFromPeers, type ResolveContext } from '../../../src/p2p/resolve.ts'
+import { resolveAgreed, resolveFromPeers, type ResolveContext } from '../../../src/p2p/pulling/resolve.ts'
 import { silentLogger } from '../../../src/util/logger.ts'
 
 const ids = [

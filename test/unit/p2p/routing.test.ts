@@ -3,9 +3,9 @@ import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
-import { CombinedRouting, FallbackRouting, MemoryRoutingTable, digestToCid, merge, type Routing } from '../../../src/p2p/routing.ts'
-import { DhtRouting } from '../../../src/p2p/dht-routing.ts'
-import { isTcpAddress, parseTcpAddress } from '../../../src/p2p/node.ts'
+import { CombinedRouting, FallbackRouting, MemoryRoutingTable, digestToCid, merge, type Routing } from '../../../src/p2p/routing/routing.ts'
+import { DhtRouting } from '../../../src/p2p/routing/dht-routing.ts'
+import { isTcpAddress, parseTcpAddress } from '../../../src/p2p/node/node.ts'
 import { digestOf } from '../../../src/oci/digest.ts'
 
 async function peer (): Promise<PeerId> {

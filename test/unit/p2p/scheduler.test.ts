@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Bitfield } from '../../../src/p2p/bitfield.ts'
-import { PieceScheduler } from '../../../src/p2p/scheduler.ts'
+import { Bitfield } from '../../../src/p2p/pieces/bitfield.ts'
+import { PieceScheduler } from '../../../src/p2p/pulling/scheduler.ts'
 
 function field (length: number, pieces: number[]): Bitfield {
   const f = new Bitfield(length)

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Bitfield } from '../../../src/p2p/bitfield.ts'
-import { UploadCounts } from '../../../src/p2p/upload-counts.ts'
+import { Bitfield } from '../../../src/p2p/pieces/bitfield.ts'
+import { UploadCounts } from '../../../src/p2p/serving/upload-counts.ts'
 
 test('a holder hints at the pieces it has not sent recently', () => {
   const counts = new UploadCounts(1000)

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { lpStream, streamPair } from '@libp2p/utils'
-import { FramedStream } from '../../../src/p2p/wire.ts'
+import { FramedStream } from '../../../src/p2p/protocol/wire.ts'
 import { MAX_DATA_FRAME } from '../../../src/p2p/constants.ts'
 
 const digest = `sha256:${'b'.repeat(64)}` as const
