@@ -2,19 +2,26 @@
  * from-nix benchmark: a 100-path Nix closure (built here with builtins.derivation, no nixpkgs) made into an image
  * by `emergence image from-nix` (one layer per store path) and by the single-tar way (`tar` of the closure, then
  * `skopeo copy tarball:... oci:...`), in the same run: wall time and bytes stored. Then a second closure sharing 90
- * of the 100 paths: the bytes a node holding the first image lacks for the second (the blobs a pull moves).
+ * of the 100 paths, made into an image both ways: two real nodes, each in a network namespace of its own (host 1
+ * holds every image, host 2 pulls the first image, then the second), and the bytes the second pull moves: what
+ * the pull reports fetching, and the bytes through host 2's interface (both directions, TCP and Noise included).
  *
  *   node scripts/bench/from-nix.ts [random-KiB-per-path=1024] [runs=3]
  *
- * Needs root (nix-build on the single-user store), nix, tar and skopeo. Prints a markdown table.
+ * Needs root (nix-build on the single-user store, network namespaces named embbh1/embbh2), nix, tar and skopeo.
+ * Prints markdown tables.
  */
 import { spawnSync } from 'node:child_process'
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { startNode, stopAll, type ClusterNode } from '../lib/cluster.ts'
+import { settle } from '../lib/idle.ts'
 
 const REPO = new URL('../..', import.meta.url).pathname
 const CLI = join(REPO, 'bin', 'emergence')
+const NETNS_LIB = join(dirname(import.meta.filename), 'anchors', 'netns-lib.sh')
+const PFX = 'embb'
 
 function tool (cmd: string, args: string[]): string {
   const out = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
@@ -54,17 +61,52 @@ async function dirBytes (dir: string): Promise<number> {
   return total
 }
 
-/** Layer digests and sizes of a tagged image in an OCI layout, read from its files. */
-async function layers (layout: string, ref: string): Promise<Map<string, number>> {
-  const raw = tool('skopeo', ['inspect', '--raw', `oci:${layout}:${ref}`])
-  const manifest = JSON.parse(raw) as { layers: Array<{ digest: string, size: number }> }
-  return new Map(manifest.layers.map(l => [l.digest, l.size]))
+/** The network-namespace hosts of netns-lib.sh, with this benchmark's prefix. */
+function hosts (script: string): string {
+  const result = spawnSync('bash', ['-c', `PFX=${PFX}; source ${NETNS_LIB}; ${script}`], { encoding: 'utf8' })
+  if (result.status !== 0) throw new Error(`${script}: ${result.stderr}`)
+  return result.stdout
 }
 
-function missingBytes (have: Map<string, number>, want: Map<string, number>): number {
-  let total = 0
-  for (const [digest, size] of want) if (!have.has(digest)) total += size
-  return total
+/** Bytes through host `i`'s interface so far, received plus sent. */
+function wireBytes (i: number): number {
+  const read = (what: string): number => Number(tool('ip', ['netns', 'exec', `${PFX}h${i}`, 'cat', `/sys/class/net/eth0/statistics/${what}_bytes`]).trim())
+  return read('rx') + read('tx')
+}
+
+interface Moved { fetched: number, wire: number }
+
+/** Pulls `ref` on `node` (host `i`): what the pull reports fetching, and the bytes through the host's interface. */
+async function pull (node: ClusterNode, i: number, ref: string): Promise<Moved> {
+  const before = wireBytes(i)
+  const result = await node.cli(['pull', ref], { json: true })
+  if (result.status !== 0) throw new Error(`pull ${ref} failed: ${result.stderr}`)
+  const fetched = (JSON.parse(result.stdout) as { fetchedBytes: number }).fetchedBytes
+  return { fetched, wire: wireBytes(i) - before }
+}
+
+/**
+ * Host 1 serves `holder` (every image); host 2 starts empty and pulls each pair's first image, then its second.
+ * Returns what each second pull moved.
+ */
+async function secondPulls (holder: string, puller: string, pairs: Array<[string, string]>): Promise<Moved[]> {
+  hosts('hosts_down; hosts_up 2 none')
+  const nodes: ClusterNode[] = []
+  try {
+    const seed = await startNode({ dataDir: holder, listen: '/ip4/198.18.0.2/tcp/7701', wrap: ['ip', 'netns', 'exec', `${PFX}h1`] })
+    nodes.push(seed)
+    nodes.push(await startNode({ dataDir: puller, listen: '/ip4/198.18.0.3/tcp/7701', wrap: ['ip', 'netns', 'exec', `${PFX}h2`], bootstrap: [seed.address], trusted: [seed.peerId] }))
+    await settle(nodes)
+    const moved: Moved[] = []
+    for (const [first, second] of pairs) {
+      await pull(nodes[1] as ClusterNode, 2, first)
+      moved.push(await pull(nodes[1] as ClusterNode, 2, second))
+    }
+    return moved
+  } finally {
+    await stopAll(nodes)
+    hosts('hosts_down')
+  }
 }
 
 const randomKiB = Number(process.argv[2] ?? 1024)
@@ -104,18 +146,15 @@ try {
   rows.push(['emergence image from-nix (one layer per path)', emergence, emergenceBytes])
   rows.push(['emergence image from-nix --compression zstd', zstd, zstdBytes])
   rows.push(['tar of the closure, then skopeo copy tarball: (one layer)', single, singleBytes])
-  // The second image: what a node holding the first lacks.
+  // The second image, both ways, in host 1's store; host 2 holds the first and pulls the second.
   const data = join(work, `data-${runs - 1}`)
   const second = timed(CLI, ['--data-dir', data, 'image', 'from-nix', top.b, '--entrypoint', `${top.b}/refs`, '-t', 'bench/b:1'])
-  const export1 = join(work, 'export')
-  tool(CLI, ['--data-dir', data, 'image', 'export', 'bench/a:1', export1, '--as', 'a'])
-  tool(CLI, ['--data-dir', data, 'image', 'export', 'bench/b:1', export1, '--as', 'b'])
-  const fromNixMissing = missingBytes(await layers(export1, 'a'), await layers(export1, 'b'))
   const singleLayout = join(work, `single-${runs - 1}`)
   const tarB = join(work, 'closure-b.tar')
   tool('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-cf', tarB, '-C', '/', ...closure.b.map(p => p.slice(1))])
   tool('skopeo', ['copy', '-q', `tarball:${tarB}`, `oci:${singleLayout}:b`])
-  const singleMissing = missingBytes(await layers(singleLayout, 'a'), await layers(singleLayout, 'b'))
+  for (const which of ['a', 'b']) tool(CLI, ['--data-dir', data, 'image', 'import', `${singleLayout}:${which}`, '--name', `bench/single-${which}:1`])
+  const [fromNix, singleTar] = await secondPulls(data, join(work, 'puller'), [['bench/a:1', 'bench/b:1'], ['bench/single-a:1', 'bench/single-b:1']])
   const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? 0
   const mib = (n: number): string => (n / 1024 / 1024).toFixed(1)
   console.log(`closure: ${closure.a.length} paths, ${mib(narBytes)} MiB of NARs; second closure shares ${shared} paths; ${runs} runs\n`)
@@ -124,9 +163,10 @@ try {
     console.log(`| ${what} | ${median(times.map(t => t.wall)).toFixed(2)} | ${median(times.map(t => t.cpu)).toFixed(2)} | ${times.map(t => t.wall.toFixed(2)).join(', ')} | ${mib(bytes)} |`)
   }
   console.log(`\nsecond image (from-nix, first one held): ${second.wall.toFixed(2)} s wall, ${second.cpu.toFixed(2)} s CPU`)
-  console.log('\n| second image, node holds the first | MiB to move |\n|---|---|')
-  console.log(`| from-nix layers | ${mib(fromNixMissing)} |`)
-  console.log(`| single-tar layer | ${mib(singleMissing)} |`)
+  console.log('\n| second image pulled by a node holding the first | fetched MiB | MiB through the puller\'s interface |\n|---|---|---|')
+  console.log(`| from-nix layers | ${mib(fromNix?.fetched ?? NaN)} | ${mib(fromNix?.wire ?? NaN)} |`)
+  console.log(`| single-tar layer | ${mib(singleTar?.fetched ?? NaN)} | ${mib(singleTar?.wire ?? NaN)} |`)
+  console.log(`| ratio single-tar / from-nix | ${((singleTar?.fetched ?? NaN) / (fromNix?.fetched ?? NaN)).toFixed(1)} | ${((singleTar?.wire ?? NaN) / (fromNix?.wire ?? NaN)).toFixed(1)} |`)
 } finally {
   await rm(work, { recursive: true, force: true })
 }

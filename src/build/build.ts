@@ -15,6 +15,7 @@ import { BuildSourceError } from './errors.ts'
 import { commitImage, buildRef, type BaseImage, type BuiltImage, type NewLayer } from './image-writer.ts'
 import { DEFAULT_COMPRESSION, writeLayer, type LayerCompression } from './layer-writer.ts'
 import { putDirs } from './pack-entries.ts'
+import { isRegistryUrl, registryBase, type RegistryBaseOptions } from './registry-base.ts'
 import { ROOT_OWNER, sourceDateEpoch, type ImageSettings, type Owner } from './settings.ts'
 import { packTar } from './tar-source.ts'
 
@@ -29,8 +30,10 @@ export interface AddSource {
 }
 
 export interface BuildOptions {
-  /** A store ref or digest, or `scratch` (default). */
+  /** A store ref or digest, a registry URL (`docker://host/name:tag`, imported when missing), or `scratch` (default). */
   from?: string
+  /** How to reach the registry of a `docker://` base. */
+  registry?: RegistryBaseOptions
   add: AddSource[]
   /** `name:tag` */
   tag: string
@@ -72,10 +75,20 @@ export async function loadBase (store: Store, from: string): Promise<BaseImage> 
   return { manifest: image.manifest, config }
 }
 
+/**
+ * The base `from` names: none for `scratch` (or nothing), a stored image, or a registry image imported into the
+ * store first when it lacks it (registry-base.ts).
+ */
+export async function resolveBase (store: Store, from: string | undefined, registry: RegistryBaseOptions = {}): Promise<BaseImage | undefined> {
+  if (from === undefined || from === SCRATCH) return undefined
+  return await loadBase(store, isRegistryUrl(from) ? await registryBase(store, from, registry) : from)
+}
+
 export async function buildImage (store: Store, options: BuildOptions): Promise<BuiltImage> {
   const ref = buildRef(options.tag)
-  const base = options.from === undefined || options.from === SCRATCH ? undefined : await loadBase(store, options.from)
+  // The sources are checked before a registry base is imported: bad input writes nothing.
   const kinds = await Promise.all(options.add.map(sourceKind))
+  const base = await resolveBase(store, options.from, options.registry)
   const epoch = options.epoch ?? sourceDateEpoch()
   const stamp = { owner: options.chown ?? ROOT_OWNER, mtime: new Date(epoch * 1000) }
   const tx = await ImportTransaction.begin(store)

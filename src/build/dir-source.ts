@@ -4,8 +4,8 @@
  * the directory or not: the build never reads through it, so a link to /etc/shadow adds a link, not the file.
  * Hard links inside the directory (same device and inode) become tar hard links to the first name in order,
  * unless `hardLinks` is off (Nix store paths: whether two files share an inode there depends on the machine's
- * `nix-store --optimise`, not on the path, so each is stored as a file). Owners are the stamp's, or with
- * `keepOwners` the files' own (squash, where the rootfs on disk is the image's).
+ * `nix-store --optimise`, not on the path, so each is stored as a file). Owners are the stamp's: the files' own
+ * depend on who runs the build.
  */
 import { constants } from 'node:fs'
 import { lstat, open, readdir, readlink } from 'node:fs/promises'
@@ -22,8 +22,6 @@ function compareBytes (a: string, b: string): number {
 export interface WalkOptions {
   /** Store hard links as tar hard links. @default true */
   hardLinks?: boolean
-  /** Take uid and gid from the files instead of the stamp. @default false */
-  keepOwners?: boolean
 }
 
 interface Walk extends WalkOptions {
@@ -59,8 +57,7 @@ async function walk (w: Walk, dir: string, rel: string): Promise<void> {
 }
 
 async function putPath (w: Walk, path: string, name: string, info: Stats): Promise<void> {
-  const owner = w.keepOwners === true ? { uid: info.uid, gid: info.gid } : w.stamp.owner
-  const base: EntryHeader = { name, type: 'file', mode: info.mode & 0o7777, uid: owner.uid, gid: owner.gid, mtime: w.stamp.mtime }
+  const base: EntryHeader = { name, type: 'file', mode: info.mode & 0o7777, uid: w.stamp.owner.uid, gid: w.stamp.owner.gid, mtime: w.stamp.mtime }
   if (info.isDirectory()) return await putEntry(w.pack, { ...base, name: name + '/', type: 'directory' })
   if (info.isSymbolicLink()) return await putEntry(w.pack, { ...base, type: 'symlink', linkname: await readlink(path) })
   if (info.isFile()) {

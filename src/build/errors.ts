@@ -22,13 +22,6 @@ export class UnsupportedEntryError extends EmergenceError {
   }
 }
 
-/** Squashing needs root: the rootfs is unpacked on disk and owners survive only when we can lchown. */
-export class SquashNeedsRootError extends EmergenceError {
-  constructor () {
-    super('image squash must run as root: it unpacks the rootfs, and only root keeps its files\' owners and device nodes', { code: 'SQUASH_NEEDS_ROOT' })
-  }
-}
-
 /** `from-nix` of a store path without an entrypoint we can guess, and none given. */
 export class NoEntrypointError extends EmergenceError {
   constructor (path: string) {

@@ -1,6 +1,7 @@
 /**
  * `image from-nix`: an image whose layers hold a Nix closure under /nix/store, one layer per store path (grouped
- * past `maxLayers` by nix-layers.ts). Each layer holds `nix/`, `nix/store/` and its paths' files only, with the
+ * past `maxLayers` by nix-layers.ts), on top of nothing or of a base image (`from`, whose layers are referenced
+ * and whose config takes the settings, as in `image build`). Each layer holds `nix/`, `nix/store/` and its paths' files only, with the
  * build's owner and mtime and the files' modes, so it depends on nothing but those paths: two images that share
  * a store path share that layer's blob. The image needs no host store: everything it runs is in its layers.
  */
@@ -17,8 +18,10 @@ import { packPath } from './dir-source.ts'
 import { NoEntrypointError } from './errors.ts'
 import { commitImage, buildRef, type BuiltImage, type NewLayer } from './image-writer.ts'
 import { DEFAULT_COMPRESSION, writeLayer, type LayerCompression } from './layer-writer.ts'
-import { groupLayers } from './nix-layers.ts'
+import { resolveBase } from './build.ts'
+import { DEFAULT_MAX_LAYERS, groupLayers } from './nix-layers.ts'
 import { putDirs } from './pack-entries.ts'
+import type { RegistryBaseOptions } from './registry-base.ts'
 import { ROOT_OWNER, sourceDateEpoch, type ImageSettings } from './settings.ts'
 
 /** Layers written at once, at most (and at most the machine's cores). */
@@ -27,7 +30,11 @@ export const MAX_PARALLEL_LAYERS = 4
 export interface FromNixOptions {
   /** `name:tag` */
   tag: string
-  /** @default DEFAULT_MAX_LAYERS */
+  /** A base image under the closure's layers (as `BuildOptions.from`); its blobs are referenced. @default scratch */
+  from?: string
+  /** How to reach the registry of a `docker://` base. */
+  registry?: RegistryBaseOptions
+  /** Most layers of the image, the base's included; the closure gets at least one. @default DEFAULT_MAX_LAYERS */
   maxLayers?: number
   /** Entrypoint and the rest; without entrypoint or cmd, the entrypoint is guessed (guessEntrypoint). */
   settings?: ImageSettings
@@ -73,9 +80,11 @@ export async function imageFromNix (store: Store, storePath: string, options: Fr
   const nix = options.nix ?? new LocalNix()
   const path = await storePathOf(nix, storePath)
   const closure = await nix.closure([path])
-  const groups = groupLayers(closure, options.maxLayers)
   const settings = { ...options.settings }
   if (settings.entrypoint === undefined && settings.cmd === undefined) settings.entrypoint = await guessEntrypoint(nix, path)
+  const base = await resolveBase(store, options.from, options.registry)
+  // The base's layers count against the limit: it bounds the image's layers (docs/building.md), not the closure's.
+  const groups = groupLayers(closure, Math.max(1, (options.maxLayers ?? DEFAULT_MAX_LAYERS) - (base?.manifest.layers.length ?? 0)))
   const epoch = options.epoch ?? sourceDateEpoch()
   const stamp = { owner: ROOT_OWNER, mtime: new Date(epoch * 1000) }
   const tx = await ImportTransaction.begin(store)
@@ -94,6 +103,6 @@ export async function imageFromNix (store: Store, storePath: string, options: Fr
     const failed = written.find(r => r.status === 'rejected')
     if (failed !== undefined) throw failed.reason
     const layers = written.map(r => (r as PromiseFulfilledResult<NewLayer>).value)
-    return await commitImage(store, tx, { ref, layers, settings, epoch })
+    return await commitImage(store, tx, { ref, ...(base !== undefined ? { base } : {}), layers, settings, epoch })
   })
 }

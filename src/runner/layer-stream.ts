@@ -62,7 +62,8 @@ export function isPrivileged (): boolean {
   return process.getuid?.() === 0
 }
 
-function decompressor (layer: Descriptor): Transform {
+/** The decompressing stream for a layer's media type (UnsupportedLayerError for an unknown one). */
+export function decompressor (layer: Descriptor): Transform {
   switch (layerCompression(layer.mediaType)) {
     case 'none': return new PassThrough({ highWaterMark: CHUNK_SIZE })
     case 'gzip': return createGunzip({ chunkSize: CHUNK_SIZE })

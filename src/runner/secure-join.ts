@@ -29,7 +29,8 @@ export function joinRel (parent: string, base: string): string {
   return parent === '' ? base : `${parent}/${base}`
 }
 
-function components (path: string): string[] {
+/** The non-empty components of a path, `.` dropped (`..` kept: the walkers handle it). */
+export function components (path: string): string[] {
   return path.split('/').filter(part => part !== '' && part !== '.')
 }
 
@@ -39,10 +40,11 @@ function notFound (err: unknown): boolean {
 
 /**
  * Walks `queue` (components) from the resolved components `resolved` (changed in place), following every
- * symlink inside `root`; returns how many components it looked up on disk. Throws InvalidLayerError (ELOOP)
- * after MAX_SYMLINKS links. `name` is only for the error.
+ * symlink that `readLink` reports (its target, or undefined for anything else), never climbing above the root;
+ * returns how many components it looked up. Throws InvalidLayerError (ELOOP) after MAX_SYMLINKS links. `name` is
+ * only for the error. The runner reads links from disk; the squasher (build/merged-tree.ts) from its tree.
  */
-function walk (root: string, resolved: string[], queue: string[], name: string): number {
+export function followSymlinks (resolved: string[], queue: string[], readLink: (resolved: readonly string[]) => string | undefined, name: string): number {
   let links = 0
   let lookups = 0
   while (queue.length > 0) {
@@ -54,15 +56,22 @@ function walk (root: string, resolved: string[], queue: string[], name: string):
     }
     resolved.push(part)
     lookups++
-    const full = posix.join(root, ...resolved)
-    if (!isSymlink(full)) continue
+    const target = readLink(resolved)
+    if (target === undefined) continue
     if (++links > MAX_SYMLINKS) throw new InvalidLayerError(name, `more than ${MAX_SYMLINKS} symlinks (ELOOP)`)
-    const target = readlinkSync(full)
     resolved.pop()
     if (target.startsWith('/')) resolved.length = 0
     queue.unshift(...components(target))
   }
   return lookups
+}
+
+/** Follows symlinks on disk under `root` (see followSymlinks). */
+function walk (root: string, resolved: string[], queue: string[], name: string): number {
+  return followSymlinks(resolved, queue, parts => {
+    const full = posix.join(root, ...parts)
+    return isSymlink(full) ? readlinkSync(full) : undefined
+  }, name)
 }
 
 /**

@@ -3,8 +3,9 @@
  * `image` command; the build code is loaded only when one of these runs.
  */
 import { InvalidArgumentError, type Command } from 'commander'
-import type { BuiltImage, ImageSettings, LayerCompression } from '../../build/index.ts'
+import type { BuiltImage, ImageSettings, LayerCompression, RegistryBaseOptions } from '../../build/index.ts'
 import { contextOf, type CliContext } from '../context.ts'
+import { formatBytes } from '../output.ts'
 import { blobsOf } from './image.ts'
 import { notifyDaemon } from './node.ts'
 import { ensureImage } from './run.ts'
@@ -57,6 +58,38 @@ function configOptions (command: Command): Command {
     .requiredOption('-t, --tag <name:tag>', 'the tag of the new image')
 }
 
+interface BaseFlags {
+  from?: string
+  plainHttp?: boolean
+  authfile?: string
+}
+
+function baseOptions (command: Command): Command {
+  return command
+    .option('--plain-http', 'talk plain HTTP to the registry of a docker:// base (a registry on a test host)')
+    .option('--authfile <file>', 'docker config.json with the credentials of a docker:// base\'s registry (default: $DOCKER_CONFIG/config.json, else ~/.docker/config.json)')
+}
+
+/**
+ * Makes `--from` buildable on: a stored image as is, one the store lacks pulled from peers through the running
+ * node; for a `docker://` base, how to reach its registry (the build imports it when the store lacks it).
+ */
+async function prepareBase (ctx: CliContext, flags: BaseFlags): Promise<RegistryBaseOptions> {
+  const { isRegistryUrl, SCRATCH } = await import('../../build/index.ts')
+  if (flags.from === undefined || flags.from === SCRATCH) return {}
+  if (!isRegistryUrl(flags.from)) {
+    await ensureImage(ctx, await ctx.openStore(), flags.from)
+    return {}
+  }
+  const { dockerCredentials, parseImageUrl } = await import('../../registry/upstream/index.ts')
+  const credentials = await dockerCredentials(parseImageUrl(flags.from).registry, ...(flags.authfile !== undefined ? [flags.authfile] : []))
+  return {
+    ...(flags.plainHttp === true ? { plainHttp: true } : {}),
+    ...(credentials !== undefined ? { credentials } : {}),
+    onProgress: p => { ctx.output.progress(`${flags.from ?? ''}: blobs ${p.blobsDone}/${p.blobsTotal}, ${formatBytes(p.bytes)} fetched`) }
+  }
+}
+
 /** Announces the built image's blobs to a running node and prints the result. */
 async function finish (ctx: CliContext, verb: string, image: BuiltImage): Promise<void> {
   const store = await ctx.openStore()
@@ -67,21 +100,21 @@ async function finish (ctx: CliContext, verb: string, image: BuiltImage): Promis
 export function registerBuildCommands (program: Command): void {
   const image = program.commands.find(c => c.name() === 'image') ?? program.command('image')
 
-  configOptions(image.command('build')
+  configOptions(baseOptions(image.command('build')
     .description('build an image: a base (or scratch) plus one layer per --add, reproducibly (see docs/building.md)')
-    .option('--from <ref>', 'base image (pulled from peers through the running node when the store lacks it), or scratch', 'scratch')
+    .option('--from <ref>', 'base image: a stored one (pulled from peers through the running node when the store lacks it), docker://host/name:tag (imported from the registry when the store lacks it), or scratch', 'scratch')
     .option('--add <src[:dest]>', 'a directory or tar file to add as one layer, at dest (default /) (repeatable)', collect)
-    .option('--chown <uid:gid>', 'owner of every added entry (default 0:0)'))
-    .action(async (options: ConfigFlags & { from: string, add?: string[], chown?: string, compression?: LayerCompression, tag: string }, command: Command) => {
+    .option('--chown <uid:gid>', 'owner of every added entry (default 0:0)')))
+    .action(async (options: ConfigFlags & BaseFlags & { from: string, add?: string[], chown?: string, compression?: LayerCompression, tag: string }, command: Command) => {
       const ctx = contextOf(command)
       const { buildImage, parseAddArgument, parseOwner } = await import('../../build/index.ts')
       const add = []
       for (const argument of options.add ?? []) add.push(await parseAddArgument(argument))
+      const registry = await prepareBase(ctx, options)
       const store = await ctx.openStore()
-      // A base the store lacks is pulled through the running node first, from the peers that hold it.
-      if (options.from !== 'scratch') await ensureImage(ctx, store, options.from)
       const built = await buildImage(store, {
         from: options.from,
+        registry,
         add,
         tag: options.tag,
         settings: await settingsOf(options),
@@ -91,17 +124,20 @@ export function registerBuildCommands (program: Command): void {
       await finish(ctx, 'built', built)
     })
 
-  configOptions(image.command('from-nix')
-    .description('build an image from a Nix closure: one layer per store path under /nix/store (see docs/building.md)')
+  configOptions(baseOptions(image.command('from-nix')
+    .description('build an image from a Nix closure: one layer per store path under /nix/store, on scratch or a base (see docs/building.md)')
     .argument('<store-path>', '/nix/store/<hash>-<name>, or a link to one such as ./result')
-    .option('--max-layers <n>', 'most layers; past it the least shared paths share the last layer (default 100)', parseMaxLayers)
-    .option('--nix-store <dir>', 'root of a chroot Nix store to read (default: the system store)'))
-    .action(async (storePath: string, options: ConfigFlags & { maxLayers?: number, nixStore?: string, compression?: LayerCompression, tag: string }, command: Command) => {
+    .option('--from <ref>', 'base image under the closure, as for image build (default: scratch)')
+    .option('--max-layers <n>', 'most layers, the base\'s included; past it the least shared paths share the last layer (default 100)', parseMaxLayers)
+    .option('--nix-store <dir>', 'root of a chroot Nix store to read (default: the system store)')))
+    .action(async (storePath: string, options: ConfigFlags & BaseFlags & { maxLayers?: number, nixStore?: string, compression?: LayerCompression, tag: string }, command: Command) => {
       const ctx = contextOf(command)
       const { imageFromNix } = await import('../../build/index.ts')
       const { LocalNix } = await import('../../nix/local-nix.ts')
+      const registry = await prepareBase(ctx, options)
       const built = await imageFromNix(await ctx.openStore(), storePath, {
         tag: options.tag,
+        ...(options.from !== undefined ? { from: options.from, registry } : {}),
         settings: await settingsOf(options),
         nix: new LocalNix(options.nixStore !== undefined ? { storeRoot: options.nixStore } : {}),
         ...(options.maxLayers !== undefined ? { maxLayers: options.maxLayers } : {}),
@@ -111,7 +147,7 @@ export function registerBuildCommands (program: Command): void {
     })
 
   image.command('squash')
-    .description('write an image as one layer (whiteouts applied), a base to build on again; runs as root')
+    .description('write an image as one layer (whiteouts applied), a base to build on again')
     .argument('<ref>', 'the image')
     .option('--compression <gzip|zstd>', 'layer compression (default gzip)', parseCompression)
     .requiredOption('-t, --tag <name:tag>', 'the tag of the squashed image')

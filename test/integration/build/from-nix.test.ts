@@ -1,25 +1,32 @@
 /**
  * `emergence image from-nix` on closures built here with nix-build (no nixpkgs: builtins.derivation with
  * /bin/sh): one layer per store path, the image runs under runc with no host store mounted, two images that
- * share a dependency share its layer blob, the layer count is capped by --max-layers, and builds repeat.
+ * share a dependency share its layer blob, the layer count is capped by --max-layers, and builds repeat; on a
+ * busybox base (--from), the closure's layers come after the base's, which are referenced, and the program runs
+ * with the base's /bin/sh.
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { tool } from '../../helpers/tools.ts'
-import { builtDigest, cliOk, join, openImage } from './helpers.ts'
+import { BASE_REF, builtDigest, busyboxLayout, cliOk, importBusybox, join, openImage } from './helpers.ts'
 
 const CLOSURES = `
 let
   drv = name: script: deps: builtins.derivation ({ inherit name; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" script ]; } // deps);
   bb = drv "build-test-busybox" "/bin/mkdir -p $out/bin && /bin/cp /bin/busybox $out/bin/busybox" {};
+  onBase = drv "build-test-on-base" ''
+    /bin/mkdir -p $out/bin
+    printf '#!/bin/sh\\necho "a nix program run by the base sh"\\n' > $out/bin/greet
+    /bin/chmod 555 $out/bin/greet
+  '' {};
   app = greeting: drv "build-test-\${greeting}" ''
     /bin/mkdir -p $out/bin
     printf '#!%s/bin/busybox sh\\necho "${'$'}{greeting} from a nix image"\\n' $bb > $out/bin/${'$'}{greeting}
     /bin/chmod 555 $out/bin/${'$'}{greeting}
   '' { inherit bb; };
-in { hello = app "hello"; bye = app "bye"; }
+in { hello = app "hello"; bye = app "bye"; inherit onBase; }
 `
 
 describe('image from-nix', () => {
@@ -31,7 +38,7 @@ describe('image from-nix', () => {
     work = await mkdtemp(join(tmpdir(), 'emergence-from-nix-'))
     data = join(work, 'data')
     await writeFile(join(work, 'closures.nix'), CLOSURES)
-    for (const attr of ['hello', 'bye']) {
+    for (const attr of ['hello', 'bye', 'onBase']) {
       const out = await tool('nix-build', [join(work, 'closures.nix'), '-A', attr, '-o', join(work, attr), '--option', 'substituters', '', '--option', 'sandbox', 'false'])
       paths[attr] = out.trim()
     }
@@ -75,5 +82,20 @@ describe('image from-nix', () => {
     assert.equal((await cliOk(data, ['run', '--rm', 'nix/hello:flat'])).stdout, 'hello from a nix image\n')
     const again = await cliOk(join(work, 'other'), ['image', 'from-nix', paths.hello as string, '--max-layers', '1', '-t', 'nix/hello:flat'])
     assert.equal(builtDigest(again), builtDigest(one))
+  })
+
+  it('layers a closure on a --from base, whose layers it references', async () => {
+    await importBusybox(await busyboxLayout(join(work, 'busybox')), data)
+    const onBase = paths.onBase as string
+    await cliOk(data, ['image', 'from-nix', onBase, '--from', BASE_REF, '-t', 'nix/on-base:1'])
+    const { image } = await openImage(data, 'nix/on-base:1')
+    const base = (await openImage(data, BASE_REF)).image
+    assert.deepEqual(image.manifest.layers.slice(0, base.manifest.layers.length), base.manifest.layers)
+    assert.equal(image.manifest.layers.length, base.manifest.layers.length + 1)
+    assert.deepEqual(image.config.rootfs.diff_ids.slice(0, -1), base.config.rootfs.diff_ids)
+    assert.deepEqual(image.config.config?.Entrypoint, [`${onBase}/bin/greet`])
+    assert.deepEqual(image.config.config?.Env, base.config.config?.Env)
+    // The program's interpreter, /bin/sh, comes from the base: the closure has no shell.
+    assert.equal((await cliOk(data, ['run', '--rm', 'nix/on-base:1'])).stdout, 'a nix program run by the base sh\n')
   })
 })

@@ -1,16 +1,18 @@
 /**
  * `emergence image squash`: the squashed rootfs equals the unsquashed one (a layer with plain and opaque
- * whiteouts, owners set by --chown, a file that becomes a directory), the squashed layer holds no whiteouts, and
- * the squashed image is a base for a new build that runs under runc.
+ * whiteouts, owners set by --chown, a file that becomes a directory; a layer that writes through a symlinked
+ * directory, keeps hard links to a file it replaces, adds a device node and a fifo), the squashed layer holds no
+ * whiteouts, the squashed image is a base for a new build that runs under runc, and an unprivileged user squashes
+ * to the same digest as root.
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { writeTar } from '../../helpers/tar.ts'
-import { tool } from '../../helpers/tools.ts'
+import { CLI, runCommand, tool } from '../../helpers/tools.ts'
 import { diffTrees, type NodeInfo } from '../runner/helpers/tree.ts'
-import { BASE_REF, busyboxLayout, cliOk, importBusybox, join, openImage, unpackedTree } from './helpers.ts'
+import { BASE_REF, builtDigest, busyboxLayout, cliOk, importBusybox, join, openImage, unpackedTree } from './helpers.ts'
 
 /** Squash sets every mtime to the build's epoch: compare everything else. */
 function withoutTimes (tree: Map<string, NodeInfo>): Map<string, NodeInfo> {
@@ -23,6 +25,7 @@ describe('image squash', () => {
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'emergence-squash-'))
+    await chmod(work, 0o755)
     data = join(work, 'data')
     await importBusybox(await busyboxLayout(join(work, 'busybox')), data)
     const lower = join(work, 'lower')
@@ -41,17 +44,33 @@ describe('image squash', () => {
       { name: 'data/becomes-dir/inner', data: 'inner\n' }
     ])
     await cliOk(data, ['image', 'build', '--from', 'sq/layered:1', '--add', upper, '--cmd', '["-c","ls /data"]', '-t', 'sq/layered:2'])
-    await cliOk(data, ['image', 'squash', 'sq/layered:2', '-t', 'sq/flat:1'])
+    const top = join(work, 'top.tar')
+    await writeTar(top, [
+      { name: 'data/ln', type: 'symlink', linkname: 'remade' },
+      { name: 'data/ln/via-link', data: 'through a symlinked directory\n' },
+      { name: 'data/hard', type: 'link', linkname: 'data/stays' },
+      { name: 'data/hard2', type: 'link', linkname: 'data/hard' },
+      { name: 'data/stays', data: 'replaced\n' },
+      { name: 'data/null', type: 'character-device', mode: 0o666 },
+      { name: 'data/fifo', type: 'fifo', mode: 0o600 }
+    ])
+    await cliOk(data, ['image', 'build', '--from', 'sq/layered:2', '--add', top, '-t', 'sq/layered:3'])
+    await cliOk(data, ['image', 'squash', 'sq/layered:3', '-t', 'sq/flat:1'])
   })
   after(async () => { await rm(work, { recursive: true, force: true }) })
 
   it('gives the rootfs of the unsquashed image, in one layer without whiteouts', async () => {
-    const layered = await unpackedTree(data, 'sq/layered:2', join(work, 'layered-rootfs'))
+    const layered = await unpackedTree(data, 'sq/layered:3', join(work, 'layered-rootfs'))
     const flat = await unpackedTree(data, 'sq/flat:1', join(work, 'flat-rootfs'))
     assert.deepEqual(diffTrees(withoutTimes(layered), withoutTimes(flat)), [])
-    assert.deepEqual([...flat.keys()].filter(p => p.startsWith('data/')).sort(),
-      ['data/a', 'data/a/fresh', 'data/becomes-dir', 'data/becomes-dir/inner', 'data/remade', 'data/remade/new', 'data/stays'])
-    assert.equal(flat.get('data/stays')?.owner, '1000:100')
+    assert.deepEqual([...flat.keys()].filter(p => p.startsWith('data/')).sort(), ['data/a', 'data/a/fresh', 'data/becomes-dir',
+      'data/becomes-dir/inner', 'data/fifo', 'data/hard', 'data/hard2', 'data/ln', 'data/null', 'data/remade', 'data/remade/new',
+      'data/remade/via-link', 'data/stays'])
+    assert.equal(flat.get('data/hard')?.owner, '1000:100')
+    assert.equal(flat.get('data/hard')?.hardLinks, 'data/hard,data/hard2')
+    assert.equal(flat.get('data/stays')?.owner, '0:0')
+    assert.equal(flat.get('data/null')?.type, 'char')
+    assert.equal(flat.get('data/fifo')?.mode, '600')
     assert.equal(flat.get('data/a')?.mode, '751')
     const { store, image } = await openImage(data, 'sq/flat:1')
     assert.equal(image.manifest.layers.length, 1)
@@ -66,13 +85,17 @@ describe('image squash', () => {
     await writeFile(join(more, 'note'), 'on top of a squashed base\n')
     await cliOk(data, ['image', 'build', '--from', 'sq/flat:1', '--add', `${more}:/more`, '--cmd', '["-c","cat /more/note; ls /data"]', '-t', 'sq/composed:1'])
     const run = await cliOk(data, ['run', '--rm', 'sq/composed:1'])
-    assert.equal(run.stdout, 'on top of a squashed base\na\nbecomes-dir\nremade\nstays\n')
+    assert.equal(run.stdout, 'on top of a squashed base\na\nbecomes-dir\nfifo\nhard\nhard2\nln\nnull\nremade\nstays\n')
   })
 
-  it('gives the same digest when squashed again', async () => {
-    const first = await openImage(data, 'sq/flat:1')
-    await cliOk(data, ['image', 'squash', 'sq/layered:2', '-t', 'sq/flat:2'])
-    const second = await openImage(data, 'sq/flat:2')
-    assert.equal(second.image.manifestDescriptor.digest, first.image.manifestDescriptor.digest)
+  it('gives the same digest when squashed again, and as an unprivileged user', async () => {
+    const first = (await openImage(data, 'sq/flat:1')).image.manifestDescriptor.digest
+    assert.equal(builtDigest(await cliOk(data, ['image', 'squash', 'sq/layered:3', '-t', 'sq/flat:2'])), first)
+    const nobody = join(work, 'nobody')
+    await tool('cp', ['-a', data, nobody])
+    await runCommand('chown', ['-R', '65534:65534', nobody])
+    const asNobody = await runCommand('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', CLI, '--data-dir', nobody, 'image', 'squash', 'sq/layered:3', '-t', 'sq/flat:nobody'])
+    assert.equal(asNobody.code, 0, asNobody.stderr)
+    assert.equal(builtDigest(asNobody), first)
   })
 })
