@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(runc nix-bin skopeo umoci docker-registry busybox-static aria2 opentracker mktorrent iproute2 containerd zstd curl attr iptables)
+DEBIAN_PACKAGES=(runc nix-bin skopeo umoci docker-registry busybox-static aria2 opentracker mktorrent iproute2 containerd zstd curl attr iptables python3 systemd)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

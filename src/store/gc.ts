@@ -29,7 +29,7 @@ export interface GcResult {
 export const DEFAULT_GC_GRACE_MS = 60_000
 
 /** Descriptors for pinned digests; the media type is sniffed so that a pinned manifest keeps its children. */
-async function pinRoots (store: Store): Promise<Descriptor[]> {
+export async function pinRoots (store: Store): Promise<Descriptor[]> {
   const roots: Descriptor[] = []
   for (const pin of await store.pins.list()) {
     const info = await store.blobs.stat(pin.digest)

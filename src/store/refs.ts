@@ -68,12 +68,23 @@ export class RefStore {
     })
   }
 
-  /** Removes `ref`; returns the descriptor it pointed at, if any. */
-  async remove (ref: string): Promise<Descriptor | undefined> {
-    let removed: Descriptor | undefined
+  /**
+   * Removes `ref`; returns the descriptor it pointed at, if any. With `expected`, only while the ref still points
+   * at that digest (a ref moved since it was read is left alone, and undefined returned).
+   */
+  async remove (ref: string, expected?: string): Promise<Descriptor | undefined> {
+    return (await this.removeMany([{ ref, ...(expected !== undefined ? { expected } : {}) }]))[0]
+  }
+
+  /** Removes several refs in one update of index.json (each as `remove` would); returns the descriptors removed. */
+  async removeMany (entries: ReadonlyArray<{ ref: string, expected?: string }>): Promise<Descriptor[]> {
+    const removed: Descriptor[] = []
+    if (entries.length === 0) return removed
     await this.update(index => {
-      removed = index.manifests.find(d => d.annotations?.[REF_NAME_ANNOTATION] === ref)
-      return { ...index, manifests: index.manifests.filter(d => d !== removed) }
+      const gone = new Set(index.manifests.filter(d => entries.some(e =>
+        d.annotations?.[REF_NAME_ANNOTATION] === e.ref && (e.expected === undefined || d.digest === e.expected))))
+      removed.push(...gone)
+      return { ...index, manifests: index.manifests.filter(d => !gone.has(d)) }
     })
     return removed
   }

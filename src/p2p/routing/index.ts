@@ -15,3 +15,4 @@ export { digestToCid, MemoryRouting, MemoryRoutingTable, CombinedRouting, Fallba
 export { DhtRouting, DEFAULT_REANNOUNCE_MS, type DhtRoutingInit } from './dht-routing.ts'
 export { PeerExchangeRouting, type PexRoutingInit } from './pex-routing.ts'
 export { DeferredAnnouncer } from './deferred-announcer.ts'
+export { CountedRouting } from './counted-routing.ts'

@@ -45,11 +45,12 @@ describe('CLI start-up', () => {
   }
 
   for (const [name, args] of [['version', ['--version']], ['image-ls', ['image', 'ls']], ['node-status', ['node', 'status']]] as const) {
-    it(`\`${args.join(' ')}\` runs compiled JavaScript and loads no libp2p`, async () => {
+    it(`\`${args.join(' ')}\` runs compiled JavaScript and loads no libp2p, pino or prom-client`, async () => {
       const modules = await modulesLoadedBy([...args], name)
       assert.ok(modules.some(url => url.endsWith('/dist/cli/main.js')), 'the CLI runs from dist/')
       assert.deepEqual(modules.filter(url => url.endsWith('.ts')), [], 'no TypeScript at run time')
       assert.deepEqual(modules.filter(url => /libp2p|@chainsafe/.test(url)), [])
+      assert.deepEqual(modules.filter(url => /\/node_modules\/(pino|prom-client)\//.test(url)), [], 'nothing logged, no logger loaded')
     })
   }
 

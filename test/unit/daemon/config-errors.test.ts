@@ -25,11 +25,24 @@ describe('config errors', () => {
   it('an unknown key is named, with the key it was probably meant to be', async () => {
     assert.match(await fileError('nixcache: off\n'), /^unknown key "nixcache" \(did you mean nixCache\?\); the keys are listen, /)
     assert.match(await fileError('colour: blue\n'), /^unknown key "colour"; the keys are /)
+    assert.match(await fileError('bootstrapp: []\n'), /^unknown key "bootstrapp" \(did you mean bootstrap\?\)/)
+    assert.match(await fileError('gcHighWatermak: 90%\n'), /^unknown key "gcHighWatermak" \(did you mean gcHighWatermark\?\)/)
+    assert.match(await fileError('trustedpeer: []\n'), /^unknown key "trustedpeer" \(did you mean trustedPeers\?\)/)
   })
 
   it('a host:port where a multiaddr belongs names the key and index, and the multiaddr meant', async () => {
     assert.equal(await fileError('listen: [127.0.0.1:7701]\n'), 'listen[0]: "127.0.0.1:7701" is not a multiaddr: write it as /ip4/127.0.0.1/tcp/7701')
     assert.match(await fileError('bootstrap: [/ip4/10.0.0.1/tcp/7701/p2p/x, "a b"]\n'), /^bootstrap\[1\]: "a b" is not a multiaddr/)
+  })
+
+  it('a bad GC setting names its key and the form it takes', async () => {
+    assert.match(await fileError('gcHighWatermark: lots\n'), /^gcHighWatermark: invalid percentage "lots": use a share of the disk, e.g. 90%/)
+    assert.match(await fileError('gcMaxStoreSize: 5 parsecs\n'), /^gcMaxStoreSize: .*invalid size "5 parsecs"/)
+    assert.match(await fileError('gcInterval: often\n'), /^gcInterval: .*invalid interval "often"/)
+    await rm(join(dir, 'config.yaml'), { force: true })
+    await assert.rejects(loadConfig(dir, { env: { EMERGENCE_GC_MAX_STORE_SIZE: 'big' } }), { message: /^EMERGENCE_GC_MAX_STORE_SIZE: invalid size "big"/ })
+    await assert.rejects(loadConfig(dir, { env: {}, flags: { gcInterval: 'soon' } }), { message: /^--gc-interval: invalid interval "soon"/ })
+    await assert.rejects(loadConfig(dir, { env: {}, flags: { gcLowWatermark: '95%' } }), { name: 'InvalidConfigError', message: /^gcLowWatermark \(95%\) is above gcHighWatermark \(90%\)/ })
   })
 
   it('a bad rate or address names its key', async () => {

@@ -15,4 +15,8 @@ test('examples/config.yaml loads, and its values reach the node config', async (
   assert.equal(config.mdns, false)
   assert.equal(config.nixCache, '127.0.0.1:7702')
   assert.equal(config.registry, '127.0.0.1:7703')
+  assert.equal(config.gcHighWatermark, 0.9)
+  assert.equal(config.gcLowWatermark, 0.8)
+  assert.equal(config.gcMaxStoreSize, 50 * 1024 ** 3)
+  assert.equal(config.gcInterval, 300)
 })
