@@ -32,3 +32,23 @@ export class AutomatonRunningError extends EmergenceError {
     this.automaton = name
   }
 }
+
+/** An automaton that must be running for the request (a migration) is not. */
+export class AutomatonNotRunningError extends EmergenceError {
+  readonly automaton: string
+
+  constructor (name: string, status: string) {
+    super(`automaton ${JSON.stringify(name)} is ${status}, not running: only a running automaton migrates`, { code: 'AUTOMATON_NOT_RUNNING' })
+    this.automaton = name
+  }
+}
+
+/** A name already used on this node (an automaton, or a state directory left by `rm --keep-state`). */
+export class AutomatonExistsError extends EmergenceError {
+  readonly automaton: string
+
+  constructor (name: string) {
+    super(`an automaton ${JSON.stringify(name)} (or its state directory) exists here already`, { code: 'AUTOMATON_EXISTS' })
+    this.automaton = name
+  }
+}

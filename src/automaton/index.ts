@@ -5,6 +5,8 @@
  * - `startAutomaton`, `listAutomata`, `stopAutomaton`, `removeAutomaton` keep automata under
  *   `<data-dir>/automata/<name>/` (spec, state directory) and run each as one detached runner container of
  *   the same name; its log and exit code are the container's.
+ * - `migrate/` moves a running automaton with its state to another node (`MigrationService`, docs/automata.md
+ *   "Migration"); it has its own index.
  *
  * @example
  * ```ts
@@ -12,7 +14,8 @@
  * await startAutomaton({ dataDir, spec, store })
  * ```
  *
- * Errors (matched by `name`): InvalidSpecError, AutomatonNotFoundError, AutomatonRunningError, and the runner's.
+ * Errors (matched by `name`): InvalidSpecError, AutomatonNotFoundError, AutomatonRunningError, AutomatonNotRunningError,
+ * AutomatonExistsError, and the runner's.
  */
 export * from './errors.ts'
 export { automatonSpecSchema, checkAutomatonName, parseSpec, validateSpec, isNixArtefact, MAX_SPEC_BYTES, type AutomatonSpec } from './spec.ts'

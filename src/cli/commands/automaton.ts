@@ -1,12 +1,13 @@
 /**
- * `emergence automaton start <spec> | ls | stop | logs | rm`: automata from spec files (src/automaton/). `start`
- * makes sure the artefact is here (pulling an image or a closure through the running node, as `run` does)
- * and starts the automaton's container detached, under its restart policy.
+ * `emergence automaton start <spec> | ls | stop | logs | rm | migrate`: automata from spec files
+ * (src/automaton/). `start` makes sure the artefact is here (pulling an image or a closure through the running
+ * node, as `run` does) and starts the automaton's container detached, under its restart policy. `migrate` asks
+ * the running node to move one to another node (docs/automata.md "Migration"), printing a line per phase.
  */
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { contextOf } from '../context.ts'
-import { table } from '../output.ts'
+import { formatBytes, table } from '../output.ts'
 import { parseSeconds } from '../options.ts'
 import { ensureClosure, ensureImage, nodeNixStore, storePathOf } from './run.ts'
 import { printFrom } from './logs.ts'
@@ -33,6 +34,28 @@ async function start (specFile: string, command: Command): Promise<void> {
     await startAutomaton({ dataDir: ctx.dataDir, spec, closure, hostStoreDir: nix.realStoreDir, logger })
   }
   ctx.output.result({ name: spec.name, started: true }, () => `started ${spec.name}`)
+}
+
+interface PhaseLine { phase: string, ms: number, bytes?: number, fromPeers?: Record<string, number>, detail?: string }
+
+/** One line per phase of a migration: what it moved, and how long it took. */
+export function phaseLine (event: PhaseLine): string {
+  const bytes = event.bytes !== undefined ? ` ${formatBytes(event.bytes)}` : ''
+  const peers = event.fromPeers !== undefined ? ` from ${Object.keys(event.fromPeers).length} peer(s)` : ''
+  const detail = event.detail !== undefined ? ` (${event.detail})` : ''
+  return `${event.phase}:${bytes}${peers} in ${event.ms} ms${detail}`
+}
+
+async function migrate (name: string, options: { to: string, stopTimeout: number }, command: Command): Promise<void> {
+  const ctx = contextOf(command)
+  const { controlRequest } = await import('../../daemon/control-client.ts')
+  const { socketPath } = await import('../../daemon/socket-path.ts')
+  const result = await controlRequest(socketPath(ctx.dataDir), 'POST', '/v1/automata/migrate', {
+    body: { name, to: options.to, stopTimeoutMs: Math.round(options.stopTimeout * 1000) },
+    timeoutMs: 0,
+    onEvent: event => { ctx.output.line(phaseLine(event as PhaseLine)) }
+  }) as { name: string, to: string, downtimeMs: number }
+  ctx.output.result(result, () => `migrated ${result.name} to ${result.to}: downtime ${Math.round(result.downtimeMs)} ms`)
 }
 
 export function registerAutomatonCommands (program: Command): void {
@@ -77,6 +100,13 @@ export function registerAutomatonCommands (program: Command): void {
       await loadAutomaton(ctx.dataDir, name)
       await printFrom(ctx, await containerLog({ dataDir: ctx.dataDir, id: name }), 0)
     })
+
+  automaton.command('migrate')
+    .description('move a running automaton with its state to another node; it runs here again if anything fails')
+    .argument('<name>', 'automaton name')
+    .requiredOption('--to <peer>', 'the target node: its peer id, or /ip4/<ip>/tcp/<port>/p2p/<peer id>')
+    .option('--stop-timeout <seconds>', 'seconds the process has to end on SIGTERM before SIGKILL', parseSeconds, 10)
+    .action(async (name: string, options: { to: string, stopTimeout: number }, command: Command) => { await migrate(name, options, command) })
 
   automaton.command('rm')
     .description('stop and remove an automaton, its container and (unless --keep-state) its state directory')

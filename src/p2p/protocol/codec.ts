@@ -66,12 +66,21 @@ export const ERROR_CODES = {
 } as const
 
 export function encodeMessage (message: Request | Response): Uint8Array {
+  return encodeFrame(message)
+}
+
+/** One JSON control frame of any protocol on this framing (the migration protocol's too, docs/protocol.md §11). */
+export function encodeFrame (message: object): Uint8Array {
   const bytes = Buffer.from(JSON.stringify(message), 'utf8')
   if (bytes.byteLength > MAX_CONTROL_FRAME) throw new FrameTooLargeError(bytes.byteLength, MAX_CONTROL_FRAME)
   return bytes
 }
 
-function decode<T> (bytes: Uint8Array, schemas: Record<string, z.ZodType<T>>): T {
+/**
+ * Decodes one control frame against `schemas` (by `type`): every protocol on this framing validates its
+ * messages with this one function, so garbage is the same typed error everywhere.
+ */
+export function decodeMessage<T> (bytes: Uint8Array, schemas: Record<string, z.ZodType<T>>): T {
   if (bytes.byteLength > MAX_CONTROL_FRAME) throw new FrameTooLargeError(bytes.byteLength, MAX_CONTROL_FRAME)
   let value: unknown
   try {
@@ -93,9 +102,9 @@ function decode<T> (bytes: Uint8Array, schemas: Record<string, z.ZodType<T>>): T
 }
 
 export function decodeRequest (bytes: Uint8Array): Request {
-  return decode<Request>(bytes, requestSchemas)
+  return decodeMessage<Request>(bytes, requestSchemas)
 }
 
 export function decodeResponse (bytes: Uint8Array): Response {
-  return decode<Response>(bytes, responseSchemas)
+  return decodeMessage<Response>(bytes, responseSchemas)
 }

@@ -13,7 +13,7 @@
  *   paths obey the same upload and download limits.
  * - `ExchangeClient` is the requesting side for one peer: it picks the lane when one is open, else a stream.
  */
-export { encodeMessage, decodeRequest, decodeResponse, ERROR_CODES, type Request, type Response, type GetRequest, type PexPeer } from './codec.ts'
+export { encodeMessage, encodeFrame, decodeMessage, decodeRequest, decodeResponse, ERROR_CODES, type Request, type Response, type GetRequest, type PexPeer } from './codec.ts'
 export { FramedStream, translate, type FramedStreamInit } from './wire.ts'
 export { LengthPrefix, prefixBytes } from './prefix.ts'
 export { InboundStreams, type InboundLoad } from './inbound.ts'

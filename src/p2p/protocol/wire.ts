@@ -12,7 +12,7 @@
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { Stream } from '@libp2p/interface'
 import { MAX_CONTROL_FRAME, MAX_DATA_FRAME } from '../constants.ts'
-import { decodeRequest, decodeResponse, encodeMessage, type Request, type Response } from './codec.ts'
+import { decodeRequest, decodeResponse, encodeFrame, encodeMessage, type Request, type Response } from './codec.ts'
 import { FrameTooLargeError, PeerTimeoutError, ProtocolViolationError, TruncatedResponseError, UnexpectedResponseError } from '../errors.ts'
 import { LengthPrefix } from './prefix.ts'
 
@@ -62,6 +62,12 @@ export class FramedStream {
     return decodeResponse(frame.subarray())
   }
 
+  /** Reads one control frame of another protocol on this framing, decoded by `decode` (codec.ts decodeMessage). */
+  async readMessage<T> (what: string, decode: (bytes: Uint8Array) => T, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+    const frame = await this.readFrame(what, MAX_CONTROL_FRAME, timeoutMs, signal)
+    return decode(frame.subarray())
+  }
+
   /** Reads a data frame that must be exactly `length` bytes long; a longer one is refused at its prefix. */
   async readData (length: number, what: string, timeoutMs: number, signal?: AbortSignal): Promise<Frame> {
     const frame = await this.readFrame(what, length, timeoutMs, signal)
@@ -71,6 +77,11 @@ export class FramedStream {
 
   async write (message: Request | Response, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     await this.guard('writing', timeoutMs, signal, async s => { await this.lp.write(encodeMessage(message), { signal: s }) })
+  }
+
+  /** Writes one control frame of another protocol on this framing (codec.ts encodeFrame). */
+  async writeMessage (message: object, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    await this.guard('writing', timeoutMs, signal, async s => { await this.lp.write(encodeFrame(message), { signal: s }) })
   }
 
   /** Writes a header and its data frame in one send; waits for the stream to drain (back-pressure). */
