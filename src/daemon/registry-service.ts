@@ -3,7 +3,7 @@
  * `off`, serving the store and, for what the store lacks, the node's peers.
  */
 import type { P2P } from '../p2p/service.ts'
-import type { RegistryMirror } from '../registry/index.ts'
+import type { PeerFetcher, PullThrough, RegistryMirror } from '../registry/index.ts'
 import type { Store } from '../store/store.ts'
 import { isErrno } from '../util/errors.ts'
 import { createLogger, type Logger } from '../util/logger.ts'
@@ -25,5 +25,25 @@ export async function startRegistry (config: NodeConfig, store: Store, p2p: P2P,
       return undefined
     }
     throw err
+  }
+}
+
+/**
+ * What `emergence pull <ref>` pulls through when the ref names one of the node's `registryUpstreams`
+ * (docs/registry.md "Pull-through"): a source asking the peers first and the upstream for what they lack.
+ * Undefined for any other ref, or a node without upstreams.
+ */
+export type PullThroughFor = (ref: string) => Promise<PullThrough | undefined>
+
+export function pullThroughFor (config: NodeConfig, store: Store, p2p: P2P): PullThroughFor {
+  let upstream: PeerFetcher | undefined
+  return async ref => {
+    if (config.registryUpstreams.length === 0) return undefined
+    const { parseUpstream, pullThrough, upstreamFetcher, upstreamOf } = await import('../registry/index.ts')
+    const upstreams = config.registryUpstreams.map(parseUpstream)
+    const origin = upstreamOf(ref, upstreams)
+    if (origin === undefined) return undefined
+    upstream ??= upstreamFetcher(store, upstreams, { announce: digest => { p2p.blobAdded(digest) }, logger: createLogger('registry') })
+    return await pullThrough(p2p, store, upstream, origin)
   }
 }

@@ -96,6 +96,17 @@ export class MirrorContent {
     return size
   }
 
+  /** Whether the store has the blob (added to the request's lease first, so GC keeps it). */
+  async has (digest: Digest, request: MirrorRequest): Promise<boolean> {
+    await request.lease.add(digest)
+    return await this.store.blobs.has(digest)
+  }
+
+  /** The blob's size as a manifest served here gave it (verified), if one did. */
+  expectedSize (digest: Digest): number | undefined {
+    return this.knownSizes.get(digest)
+  }
+
   async read (digest: Digest, range?: ByteRange): Promise<Readable> {
     return await this.store.blobs.read(digest, range)
   }

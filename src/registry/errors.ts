@@ -94,3 +94,10 @@ export class InvalidUpstreamError extends EmergenceError {
     super(`invalid upstream registry ${JSON.stringify(value.slice(0, 200))}: use host[:port] or http(s)://host[:port]`, { code: 'CONFIG_INVALID' })
   }
 }
+
+/** A pull through from an upstream found the tag or a blob neither at a peer nor at the upstream. */
+export class PullThroughError extends EmergenceError {
+  constructor (what: string, registry: string, why?: string, cause?: unknown) {
+    super(`${what} is at no peer and not at ${registry}${why !== undefined ? `: ${why}` : ''}`, { code: 'MANIFEST_UNKNOWN', cause })
+  }
+}

@@ -59,7 +59,7 @@ export interface P2PFetcherInit {
 }
 
 /** The first peer other than this node that routing names as a holder, within the lookup time. */
-async function firstHolder (p2p: P2P, digest: Digest, timeoutMs: number, signal: AbortSignal): Promise<PeerId | undefined> {
+export async function firstHolder (p2p: P2P, digest: Digest, timeoutMs: number, signal: AbortSignal): Promise<PeerId | undefined> {
   const lookup = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)])
   try {
     for await (const peer of p2p.routing.findProviders(digest, { signal: lookup })) {

@@ -1,7 +1,8 @@
 /**
  * The request handler of the mirror: routes (routes.ts) to the content (content.ts), with the headers and
  * status codes of distribution-spec's pull side. Every request holds a store lease until its response is done,
- * so GC cannot take a blob fetched for it before it is sent.
+ * so GC cannot take a blob fetched for it before it is sent. A whole-blob GET of a blob the node is pulling from
+ * peers streams its verified prefix as the pull advances (growing.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline } from 'node:stream/promises'
@@ -12,6 +13,7 @@ import { parseIndex, type Platform } from '../oci/types.ts'
 import { acceptedTypes, accepts } from './accept.ts'
 import type { MirrorContent, MirrorRequest, ServedManifest } from './content.ts'
 import { ManifestUnknownError, UnsupportedError } from './errors.ts'
+import { sendGrowing, type GrowingBlobs } from './growing.ts'
 import { parseRange } from './range.ts'
 import { contentHeaders, sendJson } from './responses.ts'
 import { candidateNames, originOf, parseRoute, type Route } from './routes.ts'
@@ -24,10 +26,13 @@ export interface HandlerInit {
 export class MirrorHandler {
   private readonly content: MirrorContent
   private readonly platform: Platform
+  private readonly growing: GrowingBlobs | undefined
 
-  constructor (content: MirrorContent, init: HandlerInit = {}) {
+  /** With `growing`, a whole-blob GET of a blob being pulled from peers is streamed as it is verified. */
+  constructor (content: MirrorContent, init: HandlerInit = {}, growing?: GrowingBlobs) {
     this.content = content
     this.platform = init.platform ?? hostPlatform()
+    this.growing = growing
   }
 
   async handle (req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
@@ -72,7 +77,24 @@ export class MirrorHandler {
   }
 
   private async blob (digest: Digest, req: IncomingMessage, res: ServerResponse, request: MirrorRequest): Promise<void> {
-    const size = await this.content.blob(digest, request)
+    let size: number
+    const growing = req.method === 'GET' && req.headers.range === undefined ? this.growing : undefined
+    if (growing !== undefined && !await this.content.has(digest, request)) {
+      const fetch = this.content.blob(digest, request)
+      const streamed = await sendGrowing(res, {
+        digest,
+        expectedSize: this.content.expectedSize(digest),
+        fetch,
+        growing,
+        headers: length => ({ ...contentHeaders(digest, 'application/octet-stream', length), 'accept-ranges': 'bytes' }),
+        readStored: async (start, end) => await this.content.read(digest, { start, end }),
+        signal: request.signal
+      })
+      if (streamed) return
+      size = await fetch
+    } else {
+      size = await this.content.blob(digest, request)
+    }
     const range = parseRange(req.headers.range, size)
     const headers: Record<string, string | number> = { ...contentHeaders(digest, 'application/octet-stream', range !== undefined ? range.end - range.start : size), 'accept-ranges': 'bytes' }
     if (range !== undefined) headers['content-range'] = `bytes ${range.start}-${range.end - 1}/${size}`

@@ -11,6 +11,7 @@ import { silentLogger, type Logger } from '../util/logger.ts'
 import { MirrorContent, type MirrorContentInit } from './content.ts'
 import { toRegistryError } from './errors.ts'
 import { chainFetchers, p2pFetcher, type PeerFetcher } from './fetcher.ts'
+import { partialBlobs, type GrowingBlobs } from './growing.ts'
 import { MirrorHandler, type HandlerInit } from './handler.ts'
 import { sendError } from './responses.ts'
 import type { Upstream } from './upstream-address.ts'
@@ -20,6 +21,8 @@ export interface RegistryMirrorComponents {
   store: Store
   /** Where missing content comes from: `p2pFetcher(p2p)`, or nothing (the store alone). */
   fetcher?: PeerFetcher
+  /** Blobs in flight from peers, streamed to clients as they are verified (growing.ts); else served once whole. */
+  growing?: GrowingBlobs
 }
 
 export interface RegistryMirrorInit extends MirrorContentInit, HandlerInit {
@@ -38,7 +41,7 @@ export type RegistryMirror = ListeningServer
 /** Starts the mirror and resolves once it listens. */
 export async function createRegistryMirror (components: RegistryMirrorComponents, init: RegistryMirrorInit = {}): Promise<RegistryMirror> {
   const logger = init.logger ?? silentLogger
-  const handler = new MirrorHandler(new MirrorContent(components.store, components.fetcher, init), init)
+  const handler = new MirrorHandler(new MirrorContent(components.store, components.fetcher, init), init, components.growing)
   const server = createServer((req, res) => {
     const controller = new AbortController()
     res.once('close', () => { controller.abort(new Error('client went away')) })
@@ -64,5 +67,5 @@ export async function createNodeMirror (store: Store, p2p: P2P, init: RegistryMi
   const logger = init.logger !== undefined ? { logger: init.logger } : {}
   const peers = p2pFetcher(p2p, { ...(lookupTimeoutMs !== undefined ? { lookupTimeoutMs } : {}), ...logger })
   const fetcher = upstreams.length === 0 ? peers : chainFetchers(peers, upstreamFetcher(store, upstreams, { announce: digest => { p2p.blobAdded(digest) }, ...logger }))
-  return await createRegistryMirror({ store, fetcher }, rest)
+  return await createRegistryMirror({ store, fetcher, growing: partialBlobs(p2p) }, rest)
 }

@@ -4,40 +4,21 @@
  * from the upstream (Debian's docker-registry), and `ctr run` runs what came from the mirror. containerd and
  * the registry run with their own config, root, state and socket in a temp dir and are stopped by PID.
  */
-import { test, type TestContext } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createRegistryMirror } from '../../src/registry/index.ts'
 import { Store } from '../../src/store/store.ts'
 import { layerTar } from '../helpers/layout.ts'
 import { tarBuffer } from '../helpers/tar.ts'
 import { tempDir } from '../helpers/temp.ts'
-import { runCli, runCommand, tool } from '../helpers/tools.ts'
+import { runCli, tool } from '../helpers/tools.ts'
 import { putGzipImage } from '../integration/registry/helpers.ts'
-import { background, ready, startDockerRegistry } from '../integration/registry/processes.ts'
+import { startDockerRegistry } from '../integration/registry/processes.ts'
+import { startContainerd } from '../../scripts/lib/containerd.ts'
 
 const isRoot = process.getuid?.() === 0
-
-async function startContainerd (t: TestContext, dir: string): Promise<string> {
-  const socket = join(dir, 'containerd.sock')
-  const config = join(dir, 'containerd.toml')
-  await writeFile(config, [
-    'version = 2',
-    `root = "${join(dir, 'root')}"`,
-    `state = "${join(dir, 'state')}"`,
-    'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-    '[grpc]',
-    `  address = "${socket}"`,
-    '[ttrpc]',
-    `  address = "${socket}.ttrpc"`,
-    ''
-  ].join('\n'))
-  const log: string[] = []
-  const child = background(t, 'containerd', ['--config', config], log)
-  await ready(async () => (await runCommand('ctr', ['-a', socket, 'version'])).code === 0, child, log)
-  return socket
-}
 
 test('containerd pulls through the mirror by hosts.toml alone, falls back to the upstream, and runs the image', { skip: !isRoot && 'needs root for containerd' }, async t => {
   const dir = await tempDir(t, 'emergence-containerd-')
@@ -57,8 +38,9 @@ test('containerd pulls through the mirror by hosts.toml alone, falls back to the
   const hostsDir = join(dir, 'certs.d')
   const configured = await runCli(['containerd', 'configure', '--config-path', hostsDir, '--registry-host', upstream, '--server', `http://${upstream}`, '--mirror', mirror.url])
   assert.equal(configured.code, 0, configured.stderr)
-  const socket = await startContainerd(t, dir)
-  const ctr = async (...args: string[]): Promise<string> => await tool('ctr', ['-a', socket, ...args])
+  const containerd = await startContainerd(join(dir, 'containerd'))
+  t.after(async () => { await containerd.stop() })
+  const ctr = async (...args: string[]): Promise<string> => await containerd.ctr(args)
 
   await ctr('images', 'pull', '--hosts-dir', hostsDir, `${upstream}/app/web:1.0`)
   const listed = await ctr('images', 'ls')

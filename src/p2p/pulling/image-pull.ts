@@ -31,6 +31,11 @@ export interface PullImageOptions {
   tagAs?: string
   /** Move the ref if the store has it pointing at other content. @default false */
   force?: boolean
+  /**
+   * Where the tag and the blobs come from: the registry's pull-through (docs/registry.md) asks the peers first
+   * and an upstream registry for what they lack. @default the puller
+   */
+  source?: Pick<Puller, 'resolveTag' | 'pullBlob'>
 }
 
 export interface ImagePullResult {
@@ -68,8 +73,9 @@ export async function pullImage (puller: Puller, ref: string, options: PullImage
   const controller = new AbortController()
   const signal = options.signal !== undefined ? AbortSignal.any([options.signal, controller.signal]) : controller.signal
   const lease = await puller.store.createLease()
+  const source = options.source ?? puller
   const blob: FetchBlob = async (descriptor, maxSize) => {
-    const result = await puller.pullBlob(descriptor, {
+    const result = await source.pullBlob(descriptor, {
       lease,
       signal,
       providers: hints,
@@ -95,7 +101,7 @@ export async function pullImage (puller: Puller, ref: string, options: PullImage
   try {
     let root: Descriptor
     if (target.tag !== undefined) {
-      const resolution = await puller.resolveTag(target.tag, { signal })
+      const resolution = await source.resolveTag(target.tag, { signal })
       root = resolution.descriptor
       hints.push(...resolution.peers)
       await keepRef(puller, target.writeAs, root.digest, options.force)

@@ -7,23 +7,15 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { processAlive } from '../../../src/util/fs.ts'
 import { storeRoot } from '../../../src/store/paths.ts'
 import { Store } from '../../../src/store/store.ts'
 import { tempDir } from '../../helpers/temp.ts'
 import { assertCliError, runCli } from '../../helpers/tools.ts'
 import { get, putGzipImage, skopeoCopy } from './helpers.ts'
+import { startDetachedNode } from './processes.ts'
 
-/** A detached node on loopback with the mirror on `registry`, stopped (and killed if need be) after the test. */
 async function startNode (t: TestContext, dataDir: string, registry: string): Promise<{ pid: number, registry?: string }> {
-  const started = await runCli(['--json', 'node', 'start', '--detach', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--nix-cache', 'off', '--registry', registry], { dataDir })
-  assert.equal(started.code, 0, started.stderr)
-  const status = (JSON.parse(started.stdout) as { started: { pid: number, registry?: string } }).started
-  t.after(async () => {
-    await runCli(['node', 'stop'], { dataDir })
-    if (processAlive(status.pid)) process.kill(status.pid, 'SIGKILL')
-  })
-  return status
+  return await startDetachedNode(t, dataDir, ['--registry', registry])
 }
 
 test('`node start --registry` serves the store over the distribution API; skopeo copies from it', async t => {

@@ -6,10 +6,13 @@ import { digestOf } from '../../../src/oci/digest.ts'
 import { MEDIA_TYPE } from '../../../src/oci/media-types.ts'
 import type { Descriptor } from '../../../src/oci/types.ts'
 import { createRegistryMirror, type PeerFetcher, type RegistryMirror } from '../../../src/registry/index.ts'
-import type { Store } from '../../../src/store/store.ts'
+import { Store } from '../../../src/store/store.ts'
 import { tool } from '../../helpers/tools.ts'
 import { gzipSync } from 'node:zlib'
 import { putBlob } from '../p2p/helpers.ts'
+import { randomBytes } from 'node:crypto'
+import { startDockerRegistry } from './processes.ts'
+import { startProxy, type RegistryProxy } from './proxy.ts'
 
 export async function startMirror (t: TestContext, store: Store, fetcher?: PeerFetcher): Promise<RegistryMirror> {
   const mirror = await createRegistryMirror({ store, ...(fetcher !== undefined ? { fetcher } : {}) }, { host: '127.0.0.1', port: 0, platform: { os: 'linux', architecture: 'amd64' } })
@@ -59,4 +62,16 @@ export async function get (url: string, init: { method?: string, headers?: Recor
 
 export function sha256 (bytes: Uint8Array): string {
   return digestOf(bytes)
+}
+
+/**
+ * An upstream for pull-through tests: Debian's docker-registry holding `app/web:1.0` (two gzip layers, pushed
+ * with skopeo from a layout of its own) behind a front that records every request.
+ */
+export async function startUpstream (t: TestContext, dir: string): Promise<{ front: RegistryProxy, image: Awaited<ReturnType<typeof putGzipImage>> }> {
+  const registry = await startDockerRegistry(t, join(dir, 'registry'))
+  const source = await Store.open(join(dir, 'source'))
+  const image = await putGzipImage(source, 'app/web:1.0', [randomBytes(300_000), randomBytes(100_000)])
+  await tool('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${join(dir, 'source')}:app/web:1.0`, `docker://${registry}/app/web:1.0`])
+  return { front: await startProxy(t, registry), image }
 }

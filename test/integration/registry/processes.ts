@@ -8,7 +8,8 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { freePort } from '../../../scripts/lib/ports.ts'
-import { tool } from '../../helpers/tools.ts'
+import { processAlive } from '../../../src/util/fs.ts'
+import { runCli, tool } from '../../helpers/tools.ts'
 
 export function background (t: TestContext, command: string, args: string[], log: string[]): ChildProcess {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -51,4 +52,26 @@ export async function startDockerRegistry (t: TestContext, dir: string, user?: {
   const probe = async (): Promise<boolean> => [200, 401].includes((await fetch(`http://127.0.0.1:${port}/v2/`).catch(() => undefined))?.status ?? 0)
   await ready(probe, child, log)
   return `127.0.0.1:${port}`
+}
+
+export interface DetachedNode {
+  pid: number
+  peerId: string
+  addresses: string[]
+  registry?: string
+}
+
+/**
+ * A detached node (compiled CLI, a real daemon process) on loopback with `args` added to `node start`, stopped
+ * (and killed if need be) after the test.
+ */
+export async function startDetachedNode (t: TestContext, dataDir: string, args: string[]): Promise<DetachedNode> {
+  const started = await runCli(['--json', 'node', 'start', '--detach', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--nix-cache', 'off', ...args], { dataDir })
+  if (started.code !== 0) throw new Error(`node start exited ${String(started.code)}: ${started.stderr}`)
+  const status = (JSON.parse(started.stdout) as { started: DetachedNode }).started
+  t.after(async () => {
+    await runCli(['node', 'stop'], { dataDir })
+    if (processAlive(status.pid)) process.kill(status.pid, 'SIGKILL')
+  })
+  return status
 }

@@ -5,16 +5,10 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
-import { join } from 'node:path'
 import { MANIFEST_ACCEPT } from '../../../src/registry/upstream/index.ts'
 import { createNodeMirror, parseUpstream, type RegistryMirror } from '../../../src/registry/index.ts'
-import { Store } from '../../../src/store/store.ts'
-import { tool } from '../../helpers/tools.ts'
 import { connect, startPeer, tempDir } from '../p2p/helpers.ts'
-import { get, putGzipImage, sha256 } from './helpers.ts'
-import { startDockerRegistry } from './processes.ts'
-import { startProxy } from './proxy.ts'
+import { get, sha256, startUpstream } from './helpers.ts'
 
 /** What containerd asks a mirror for one image (`?ns=` names the upstream); checks every digest. */
 async function pullLikeContainerd (mirror: RegistryMirror, ns: string, repository: string, tag: string): Promise<string> {
@@ -33,11 +27,7 @@ async function pullLikeContainerd (mirror: RegistryMirror, ns: string, repositor
 
 test('the first node pulls through from the upstream; the second gets the blobs from the first', async t => {
   const dir = await tempDir(t, 'emergence-pull-through-')
-  const registry = await startDockerRegistry(t, join(dir, 'registry'))
-  const source = await Store.open(join(dir, 'source'))
-  const image = await putGzipImage(source, 'app/web:1.0', [randomBytes(300_000), randomBytes(100_000)])
-  await tool('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${join(dir, 'source')}:app/web:1.0`, `docker://${registry}/app/web:1.0`])
-  const front = await startProxy(t, registry)
+  const { front, image } = await startUpstream(t, dir)
   const upstreams = [parseUpstream(`http://${front.host}`)]
 
   const first = await startPeer(t)
