@@ -48,7 +48,8 @@ export async function startDetached (dataDir: string, timeoutMs: number): Promis
   await mkdir(dataDir, { recursive: true })
   const log = join(dataDir, NODE_LOG)
   const logFile = await open(log, 'a')
-  const child = spawn(process.execPath, childArgs(process.argv), {
+  // The same Node flags as this process (bin/emergence sets the heap's young generation: docs/benchmarks.md).
+  const child = spawn(process.execPath, [...process.execArgv, ...childArgs(process.argv)], {
     detached: true,
     stdio: ['ignore', logFile.fd, logFile.fd, 'ipc'],
     env: { ...process.env, [READY_ENV]: '1' }

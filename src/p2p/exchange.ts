@@ -72,6 +72,7 @@ export class Exchange implements Startable {
   private readonly node: ExchangeNode
   private readonly store: Store
   private readonly serverContext: Omit<ServerContext, 'signal'>
+  private readonly downloads: Semaphore
   private readonly forcedPieceSize: number | undefined
   private readonly pexCache = new Map<string, { addrs: string[], at: number }>()
   private readonly learned = new Set<string>()
@@ -106,20 +107,26 @@ export class Exchange implements Startable {
       requestTimeoutMs,
       logger
     }
+    this.downloads = new Semaphore(init.maxDownloads ?? DEFAULT_MAX_DOWNLOADS)
     this.client = new ExchangeClient({
       dial: async (peer, signal) => await this.dial(peer, signal),
       stats: this.stats,
-      downloads: new Semaphore(init.maxDownloads ?? DEFAULT_MAX_DOWNLOADS),
+      downloads: this.downloads,
       downloadBucket: bucket(init.downloadRate),
       requestTimeoutMs,
       pieceTimeoutMs: init.pieceTimeoutMs ?? DEFAULT_PIECE_TIMEOUT_MS,
-      ...(lanes !== undefined ? { lane: async (peer: PeerId, signal?: AbortSignal) => await lanes.forPeer(peer, signal) } : {})
+      ...(lanes !== undefined ? { lane: async (peer: PeerId, signal?: AbortSignal) => await lanes.forPeer(peer, signal), distrustPlaintext: (peer: PeerId, why: string) => { lanes.distrust(peer, why) } } : {})
     })
   }
 
   /** The piece size this node cuts a blob of `size` bytes at. */
   pieceSizeFor (size: number): number {
     return this.forcedPieceSize ?? choosePieceSize(size)
+  }
+
+  /** Piece requests in flight: answers being sent (upload slots held) and GETs awaiting their answer. */
+  piecesInFlight (): { uploads: number, downloads: number } {
+    return { uploads: this.serverContext.uploads.inUse, downloads: this.downloads.inUse }
   }
 
   /** The inbound streams being served and the request bytes they hold (docs/protocol.md §6). */

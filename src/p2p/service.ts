@@ -20,6 +20,7 @@ import { createNode, parseTcpAddress, type EmergenceNode, type NodeInit } from '
 import { PeerExchangeRouting } from './routing/pex-routing.ts'
 import { Puller, type PullerInit } from './pulling/puller.ts'
 import { FallbackRouting, type Routing } from './routing/routing.ts'
+import { CountedRouting } from './routing/counted-routing.ts'
 import type { TransferCounters } from './stats.ts'
 
 export interface P2PInit extends Omit<NodeInit, 'logger'> {
@@ -65,7 +66,8 @@ export class P2P {
     })
     this.dht = new DhtRouting({ contentRouting: node.contentRouting, peerId: node.peerId }, { ...init.dht, logger: this.logger })
     const pex = new PeerExchangeRouting({ getPeers: () => node.getPeers(), client: this.exchange.client, peerId: node.peerId, learn: entry => this.exchange.learnPeer(entry) })
-    this.routing = new FallbackRouting(pex, this.dht)
+    // Counted for the metrics: lookups and their latency (stats.ts).
+    this.routing = new CountedRouting(new FallbackRouting(pex, this.dht), this.exchange.stats)
     this.puller = new Puller({ store: init.store, exchange: this.exchange, routing: this.routing, node }, {
       ...init.puller,
       ...(init.trustedPeers !== undefined ? { trustedPeers: init.trustedPeers } : {}),

@@ -34,6 +34,13 @@ export interface PartialState {
 /** How much a gap-closing catch-up reads at a time. */
 const READ_BACK = 1024 * 1024
 
+/**
+ * Bytes of partial blobs the running whole-blob hash took (process-wide, for benchmarks and metrics): as they
+ * were written at the end of the hashed prefix, read back from the file when a gap closed (pieces that came
+ * out of order), and read at commit (a prefix voided by a rewrite, or never reached).
+ */
+export const prefixHashCounts = { inOrder: 0, readBack: 0, atCommit: 0 }
+
 export class PartialBlob {
   readonly digest: Digest
   readonly size: number
@@ -92,25 +99,44 @@ export class PartialBlob {
     if (this.overlapsWritten(offset, offset + length)) this.hash = undefined
     const range: [number, number] = [offset, offset + length]
     this.writing.add(range)
+    let hashed = false
     try {
-      let rest = chunks.filter(c => c.byteLength > 0)
-      let position = offset
-      while (rest.length > 0) {
-        const { bytesWritten } = await this.handle.writev(rest, position)
-        position += bytesWritten
-        rest = skip(rest, bytesWritten)
-      }
+      const written = this.writeAll(offset, chunks)
+      // Bytes that extend the hashed prefix are hashed from memory while the disk write runs: the order in which
+      // writes finish (the thread pool's) does not matter, only the order in which pieces reach us.
+      hashed = this.hashInOrder(offset, chunks, length)
+      await written
+    } catch (err) {
+      if (hashed) this.hash = undefined
+      throw err
     } finally {
       this.writing.delete(range)
     }
-    if (this.hash === undefined) return
-    if (offset === this.hashed && this.catchingUp === undefined) {
-      for (const chunk of chunks) this.hash.update(chunk)
-      this.hashed += length
-    } else if (offset > this.hashed) {
-      this.ahead.set(offset, offset + length)
-    }
+    if (hashed || this.hash === undefined) return
+    // A catch-up that is reading back the ranges before this one may end where it starts: wait for it, and hash
+    // these bytes from memory rather than read them back too (one late piece would otherwise drag all that follow).
+    while (this.catchingUp !== undefined && offset >= this.catchUpEnd) await this.catchingUp
+    if (!this.hashInOrder(offset, chunks, length) && offset > this.hashed) this.ahead.set(offset, offset + length)
     this.catchUp()
+  }
+
+  private async writeAll (offset: number, chunks: readonly Uint8Array[]): Promise<void> {
+    let rest = chunks.filter(c => c.byteLength > 0)
+    let position = offset
+    while (rest.length > 0) {
+      const { bytesWritten } = await this.handle.writev(rest, position)
+      position += bytesWritten
+      rest = skip(rest, bytesWritten)
+    }
+  }
+
+  /** Hashes `chunks` into the running hash if they start where the hashed prefix ends (and no catch-up runs). */
+  private hashInOrder (offset: number, chunks: readonly Uint8Array[], length: number): boolean {
+    if (this.hash === undefined || offset !== this.hashed || this.catchingUp !== undefined) return false
+    for (const chunk of chunks) this.hash.update(chunk)
+    this.hashed += length
+    prefixHashCounts.inOrder += length
+    return true
   }
 
   /** Appends a stream after the verified prefix, moving the prefix forward as bytes are flushed. */
@@ -149,6 +175,7 @@ export class PartialBlob {
     }
     this.hash = undefined
     if (from < this.size) {
+      prefixHashCounts.atCommit += this.size - from
       const counter = new HashingCounter(digestAlgorithm(this.digest), this.size - from, actual => new SizeMismatchError(this.digest, this.size, from + actual))
       await pipeline(createReadStream(this.path, { start: from, highWaterMark: 1024 * 1024 }), counter, new Writable({ write: (chunk: Buffer, _e, cb) => { hash.update(chunk); cb() } }))
     }
@@ -201,6 +228,7 @@ export class PartialBlob {
             if (bytesRead === 0) throw new Error('the partial file is shorter than its written ranges')
             this.hash?.update(buffer.subarray(0, bytesRead))
             this.hashed += bytesRead
+            prefixHashCounts.readBack += bytesRead
           }
         }
       } catch {

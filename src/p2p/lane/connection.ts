@@ -5,7 +5,8 @@
  * timeout and an AbortSignal: an aborted request's answer is read and dropped when it comes; a request that
  * times out means the lane stalled, and the lane is closed (its other requests fail with LaneClosedError).
  */
-import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls'
+import { connect as connectTcp, type Socket } from 'node:net'
+import { connect, type ConnectionOptions } from 'node:tls'
 import { decodeResponse, encodeMessage, type GetRequest, type Response } from '../protocol/codec.ts'
 import { PeerTimeoutError, ProtocolViolationError } from '../errors.ts'
 import { Semaphore } from '../protocol/limits.ts'
@@ -13,7 +14,7 @@ import type { LaneCredentials } from './certificate.ts'
 import { provenPeer } from './certificate.ts'
 import { LANE_ALPN, LANE_CIPHERS, MAX_LANE_DISCARDS, MAX_LANE_REQUESTS } from './constants.ts'
 import { LaneClosedError, LaneIdentityError, LaneRefusedError, LaneUnavailableError } from './errors.ts'
-import { FrameReader, KIND, encodeFrame, type Chunks, type LaneFrame } from './frames.ts'
+import { FrameReader, KIND, encodeFrame, type LaneFrame } from './frames.ts'
 import type { LaneOffer } from './offer.ts'
 import { settle, waitForEvent } from './waits.ts'
 
@@ -23,7 +24,7 @@ const READ_BUFFER = 64 * 1024
 /** An answer off the lane: the message, and the piece bytes with their sha256 when it carried a piece. */
 export interface LaneAnswer {
   response: Response
-  data: { chunks: Chunks, sha256: Uint8Array } | undefined
+  data: LaneFrame['data']
 }
 
 interface Pending {
@@ -46,7 +47,13 @@ export interface LaneOpenOptions {
 
 export class LaneConnection {
   readonly peer: string
-  private readonly socket: TLSSocket
+  private readonly socket: Socket
+  /**
+   * No TLS (docs/protocol.md §9.5): bytes on it may have been changed on the way, so a bad piece or garbage proves
+   * nothing about the peer. Garbage closes it with a LaneClosedError (the request is retried on a stream) instead
+   * of the ProtocolViolationError that would ban the peer.
+   */
+  readonly plaintext: boolean
   private readonly reader: FrameReader
   private readonly pending = new Map<number, Pending | 'discard'>()
   private readonly slots = new Semaphore(MAX_LANE_REQUESTS)
@@ -60,9 +67,10 @@ export class LaneConnection {
   /** Called once when the lane closes; `idle` when it closed itself for want of use. */
   onClose: (err: Error, idle: boolean) => void = () => {}
 
-  private constructor (socket: TLSSocket, peer: string, counts: { bytes: number }) {
+  private constructor (socket: Socket, peer: string, counts: { bytes: number }, plaintext: boolean) {
     this.socket = socket
     this.peer = peer
+    this.plaintext = plaintext
     this.counts = counts
     this.ready = new Promise<void>((resolve, reject) => { this.greeting = { resolve, reject } })
     this.ready.catch(() => {})
@@ -76,11 +84,21 @@ export class LaneConnection {
     socket.on('timeout', () => { if (this.pending.size === 0) this.fail(new LaneClosedError(peer, 'idle'), true) })
   }
 
-  /** Connects, proves the peer, shows the ticket; throws LaneUnavailableError, LaneIdentityError or LaneRefusedError. */
+  /**
+   * Connects, proves the peer (TLS; a plaintext offer has nothing to prove it), shows the ticket; throws
+   * LaneUnavailableError, LaneIdentityError or LaneRefusedError.
+   */
   static async open (options: LaneOpenOptions): Promise<LaneConnection> {
     const { offer, peer, credentials } = options
     const sink: { lane?: LaneConnection } = {}
     const onread = { buffer: Buffer.allocUnsafe(READ_BUFFER), callback: (n: number, buf: Uint8Array) => { sink.lane?.received(buf.subarray(0, n) as Buffer); return true } }
+    if (offer.plaintext === true) {
+      const socket = connectTcp({ onread, host: offer.host, port: offer.port })
+      socket.setNoDelay(true)
+      const lane = new LaneConnection(socket, peer, options.counts ?? { bytes: 0 }, true)
+      sink.lane = lane
+      return await lane.start(async () => { await waitForEvent(socket, 'connect', options.timeoutMs, options.signal) }, options)
+    }
     const socket = connect({
       // Decrypted bytes land in one reused buffer (the reader copies them out): no allocation per TLS record.
       onread,
@@ -95,21 +113,28 @@ export class LaneConnection {
       ALPNProtocols: [LANE_ALPN]
     } as ConnectionOptions)
     socket.setNoDelay(true)
-    const lane = new LaneConnection(socket, peer, options.counts ?? { bytes: 0 })
+    const lane = new LaneConnection(socket, peer, options.counts ?? { bytes: 0 }, false)
     sink.lane = lane
-    try {
+    return await lane.start(async () => {
       await waitForEvent(socket, 'secureConnect', options.timeoutMs, options.signal)
       if (socket.alpnProtocol !== LANE_ALPN) throw new LaneUnavailableError(peer, 'the lane port does not speak the lane protocol')
       await provenPeer(socket, peer)
-      await lane.greet(offer.ticket, options.timeoutMs, options.signal)
+    }, options)
+  }
+
+  /** Runs `connected` (the connection and its checks), then shows the ticket; errors as `open` says. */
+  private async start (connected: () => Promise<void>, options: LaneOpenOptions): Promise<LaneConnection> {
+    try {
+      await connected()
+      await this.greet(options.offer.ticket, options.timeoutMs, options.signal)
     } catch (err) {
-      lane.fail(err instanceof Error ? err : new Error(String(err)), false)
+      this.fail(err instanceof Error ? err : new Error(String(err)), false)
       if (options.signal?.aborted === true) throw options.signal.reason
       if (err instanceof LaneIdentityError || err instanceof LaneRefusedError || err instanceof LaneUnavailableError) throw err
-      throw new LaneUnavailableError(peer, err instanceof Error ? err.message : String(err), err)
+      throw new LaneUnavailableError(this.peer, err instanceof Error ? err.message : String(err), err)
     }
-    socket.setTimeout(options.idleMs)
-    return lane
+    this.socket.setTimeout(options.idleMs)
+    return this
   }
 
   private received (chunk: Buffer): void {
@@ -193,6 +218,7 @@ export class LaneConnection {
 
   private fail (err: Error, idle: boolean): void {
     if (this.failure !== undefined) return
+    if (this.plaintext && err instanceof ProtocolViolationError) err = new LaneClosedError(this.peer, `garbage on a plaintext lane (${err.message})`, err)
     this.failure = err
     this.socket.destroy()
     this.greeting?.reject(err)

@@ -17,6 +17,11 @@
  *   requests to that peer use libp2p streams for a while (`retryMs`); a request caught by a closing lane is
  *   retried once on a stream. A request that times out closes the lane (it stalled) and counts against the peer
  *   as a stream timeout does.
+ * - **Plaintext only by agreement.** A node with `plaintext: true` offers a lane without TLS to a peer that asks
+ *   for one (both opted in), on the same port (told apart by the first byte). Such a lane is named by its ticket
+ *   alone and proves nothing: a bad piece or garbage on it never bans the peer by itself; the piece is fetched
+ *   again over an authenticated path first (pulling/recheck.ts), and a path caught changing bytes gets the
+ *   peer's plaintext lane closed for good (`Lanes.distrust`), TLS from then on (docs/protocol.md §9.5).
  * - **Bounded.** At most 64 requests in flight per lane, 2 lanes per peer and 256 in all; frames are limited as
  *   on streams (64 KiB headers, 4 MiB pieces); the server waits for the socket to drain before it writes more;
  *   every wait has a timeout and an AbortSignal.

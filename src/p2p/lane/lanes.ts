@@ -31,6 +31,13 @@ export interface LaneInit {
   retryMs?: number
   /** A lane we opened closes after this long unused. @default 10 s */
   idleMs?: number
+  /**
+   * Offer and use plaintext lanes with peers that opt in too (trusted networks only; docs/protocol.md §9.5).
+   * @default false
+   */
+  plaintext?: boolean
+  /** The port named in offers when peers reach the lane through another one (a port forward). @default the port listened on */
+  advertisePort?: number
   logger?: Logger
 }
 
@@ -44,19 +51,24 @@ interface PeerLane {
   lane?: LaneConnection | undefined
   opening?: Promise<LaneConnection | undefined> | undefined
   retryAt?: number
+  /** Bytes on a plaintext lane to this peer were changed on the way: from now on, TLS lanes only. */
+  plaintextDistrusted?: boolean
 }
 
 export class Lanes {
   private readonly components: LaneComponents
-  private readonly init: Required<Omit<LaneInit, 'allowList'>> & { allowList: ReadonlySet<string> | undefined }
+  private readonly init: Required<Omit<LaneInit, 'allowList' | 'advertisePort'>> & { allowList: ReadonlySet<string> | undefined, advertisePort: number | undefined }
   private readonly peers = new Map<string, PeerLane>()
   private readonly tickets = new TicketBook()
   private credentials: LaneCredentials | undefined
   private server: LaneServer | undefined
   private listening: number | undefined
   private controller = new AbortController()
-  /** Lanes this node opened, failed attempts (no offer, port unreachable, wrong certificate), piece bytes received. */
-  readonly counts = { opened: 0, failed: 0, bytes: 0 }
+  /**
+   * Lanes this node opened (`plaintext` of them without TLS), failed attempts (no offer, port unreachable, wrong
+   * certificate), piece bytes received, and peers whose plaintext lanes were tampered with (§9.5).
+   */
+  readonly counts = { opened: 0, plaintext: 0, failed: 0, bytes: 0, tampered: 0 }
 
   constructor (components: LaneComponents, init: LaneInit = {}) {
     this.components = components
@@ -68,6 +80,8 @@ export class Lanes {
       openTimeoutMs: init.openTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       retryMs: init.retryMs ?? LANE_RETRY_MS,
       idleMs: init.idleMs ?? LANE_IDLE_MS,
+      plaintext: init.plaintext ?? false,
+      advertisePort: init.advertisePort,
       logger: init.logger ?? silentLogger
     }
   }
@@ -81,11 +95,11 @@ export class Lanes {
     if (!this.init.enabled || this.server !== undefined) return
     this.controller = new AbortController()
     this.credentials = await makeLaneCredentials(this.components.identity)
-    const server = new LaneServer({ credentials: this.credentials, tickets: this.tickets, allowed: peer => this.allowed(peer), serve, logger: this.init.logger })
+    const server = new LaneServer({ credentials: this.credentials, tickets: this.tickets, allowed: peer => this.allowed(peer), serve, logger: this.init.logger, plaintext: this.init.plaintext })
     this.listening = await server.listen(this.init.host, this.init.port)
     this.server = server
     await this.components.node.handle(LANE_OFFER_PROTOCOL, async (stream, connection) => {
-      await serveOffer(stream, connection, { tickets: this.tickets, port: () => this.listening, allowed: peer => this.allowed(peer), timeoutMs: this.init.openTimeoutMs })
+      await serveOffer(stream, connection, { tickets: this.tickets, port: () => this.init.advertisePort ?? this.listening, allowed: peer => this.allowed(peer), timeoutMs: this.init.openTimeoutMs, plaintext: this.init.plaintext })
     })
   }
 
@@ -122,12 +136,32 @@ export class Lanes {
       })
   }
 
+  /**
+   * Bytes that came over the plaintext lane to `peer` were changed on the way (a bad piece that was good over an
+   * authenticated path, or garbage): the lane is closed and only TLS lanes are used to that peer from now on.
+   */
+  distrust (peer: PeerId, why: string): void {
+    const key = peer.toString()
+    const state = this.peers.get(key) ?? {}
+    this.peers.set(key, state)
+    if (state.plaintextDistrusted !== true) {
+      state.plaintextDistrusted = true
+      this.counts.tampered++
+      this.init.logger.warn(`bytes on the plaintext lane to ${key} were changed on the way (${why}); TLS lanes only from now on`)
+    }
+    if (state.lane?.plaintext === true) state.lane.close()
+    state.lane = undefined
+    // The next request opens a TLS lane, not streams for the retry period a failed lane would earn.
+    delete state.retryAt
+  }
+
   /** Asks `peer` for an offer and opens the lane; throws the lane's typed errors (tests call this directly). */
   async open (peer: PeerId, signal?: AbortSignal): Promise<LaneConnection> {
     const credentials = this.credentials
     if (credentials === undefined) throw new Error('lanes are not started')
     const both = signal !== undefined ? AbortSignal.any([signal, this.controller.signal]) : this.controller.signal
-    const offer = await requestOffer(this.components.node.getConnections(peer), peer, this.init.openTimeoutMs, both)
+    const plaintext = this.init.plaintext && this.peers.get(peer.toString())?.plaintextDistrusted !== true
+    const offer = await requestOffer(this.components.node.getConnections(peer), peer, this.init.openTimeoutMs, both, { plaintext })
     return await LaneConnection.open({ offer, peer: peer.toString(), credentials, timeoutMs: this.init.openTimeoutMs, idleMs: this.init.idleMs, counts: this.counts, signal: both })
   }
 
@@ -146,6 +180,7 @@ export class Lanes {
     try {
       const lane = await this.open(peer)
       this.counts.opened++
+      if (lane.plaintext) this.counts.plaintext++
       state.lane = lane
       lane.onClose = (err, idle) => {
         if (state.lane === lane) state.lane = undefined

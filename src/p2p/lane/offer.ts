@@ -2,7 +2,8 @@
  * The lane offer (docs/protocol.md §9.1), on the libp2p protocol /emergence/lane-offer/1.0.0: the requester
  * asks over its libp2p connection, the server answers with its lane port and a ticket issued to the requester's
  * peer id (tickets.ts). The requester then dials that port at the IP of the same libp2p connection, so the lane
- * reaches the host it already talks to. A peer that does not handle the protocol offers no lane.
+ * reaches the host it already talks to. A peer that does not handle the protocol offers no lane. A plaintext lane
+ * (§9.5) is offered only to a requester that asks for one, by a server that opted in too.
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
@@ -15,7 +16,7 @@ import type { TicketBook } from './tickets.ts'
 
 const MAX_OFFER_FRAME = 1024
 const offerSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('LANE_OFFER'), port: z.number().int().min(1).max(65535), ticket: z.string().max(64).regex(/^[A-Za-z0-9+/]*={0,2}$/) }),
+  z.object({ type: z.literal('LANE_OFFER'), port: z.number().int().min(1).max(65535), ticket: z.string().max(64).regex(/^[A-Za-z0-9+/]*={0,2}$/), plaintext: z.literal(true).optional() }),
   z.object({ type: z.literal('LANE_REFUSED'), reason: z.string().max(256) })
 ])
 
@@ -23,6 +24,8 @@ export interface LaneOffer {
   host: string
   port: number
   ticket: Buffer
+  /** Both ends asked for a plaintext lane (docs/protocol.md §9.5): no TLS, the ticket names the peer. */
+  plaintext?: boolean
 }
 
 export interface OfferContext {
@@ -31,6 +34,8 @@ export interface OfferContext {
   port: () => number | undefined
   allowed: (peer: string) => boolean
   timeoutMs: number
+  /** This node opted in to plaintext lanes: it offers one to a peer that asks for one. */
+  plaintext?: boolean
 }
 
 /** Serves one offer request: a ticket for the peer of this libp2p connection, or a refusal. */
@@ -38,14 +43,14 @@ export async function serveOffer (stream: Stream, connection: Connection, ctx: O
   const lp = lpStream(stream, { maxDataLength: MAX_OFFER_FRAME })
   const signal = AbortSignal.timeout(ctx.timeoutMs)
   try {
-    await lp.read({ signal })
+    const plaintext = ctx.plaintext === true && asksPlaintext((await lp.read({ signal })).subarray())
     const peer = connection.remotePeer.toString()
     const port = ctx.port()
     const answer = port === undefined
       ? { type: 'LANE_REFUSED', reason: 'no lane listening' }
       : !ctx.allowed(peer)
           ? { type: 'LANE_REFUSED', reason: 'not allowed' }
-          : { type: 'LANE_OFFER', port, ticket: ctx.tickets.issue(peer).toString('base64') }
+          : { type: 'LANE_OFFER', port, ticket: ctx.tickets.issue(peer, { plaintext }).toString('base64'), ...(plaintext ? { plaintext } : {}) }
     await lp.write(Buffer.from(JSON.stringify(answer)), { signal })
     await stream.close({ signal })
   } catch (err) {
@@ -53,8 +58,20 @@ export async function serveOffer (stream: Stream, connection: Connection, ctx: O
   }
 }
 
-/** Asks `peer` for a lane over an open libp2p connection; throws LaneUnavailableError or LaneRefusedError. */
-export async function requestOffer (connections: Connection[], peer: PeerId, timeoutMs: number, signal?: AbortSignal): Promise<LaneOffer> {
+/** True when the request (`{"type":"LANE","plaintext":true}`) asks for a plaintext lane; anything else asks for TLS. */
+function asksPlaintext (request: Uint8Array): boolean {
+  try {
+    return (JSON.parse(Buffer.from(request).toString('utf8')) as { plaintext?: unknown } | null)?.plaintext === true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Asks `peer` for a lane over an open libp2p connection (a plaintext one with `plaintext`, which the peer grants
+ * only if it opted in too); throws LaneUnavailableError or LaneRefusedError.
+ */
+export async function requestOffer (connections: Connection[], peer: PeerId, timeoutMs: number, signal?: AbortSignal, options: { plaintext?: boolean } = {}): Promise<LaneOffer> {
   const id = peer.toString()
   const connection = connections.find(c => c.status === 'open')
   const host = connection !== undefined ? hostOf(String(connection.remoteAddr)) : undefined
@@ -65,7 +82,7 @@ export async function requestOffer (connections: Connection[], peer: PeerId, tim
   try {
     const stream = await connection.newStream(LANE_OFFER_PROTOCOL, { signal: both })
     const lp = lpStream(stream, { maxDataLength: MAX_OFFER_FRAME })
-    await lp.write(Buffer.from('{"type":"LANE"}'), { signal: both })
+    await lp.write(Buffer.from(options.plaintext === true ? '{"type":"LANE","plaintext":true}' : '{"type":"LANE"}'), { signal: both })
     text = Buffer.from((await lp.read({ signal: both })).subarray()).toString('utf8')
     await stream.close({ signal: both }).catch(() => {})
   } catch (err) {
@@ -79,7 +96,9 @@ export async function requestOffer (connections: Connection[], peer: PeerId, tim
     throw new MalformedMessageError(`lane offer: ${describeError(err)}`, err)
   }
   if (parsed.type === 'LANE_REFUSED') throw new LaneRefusedError(id, parsed.reason)
-  return { host, port: parsed.port, ticket: Buffer.from(parsed.ticket, 'base64') }
+  // A plaintext offer nobody asked for is refused: a lane is plaintext only when both ends chose it.
+  if (parsed.plaintext === true && options.plaintext !== true) throw new LaneUnavailableError(id, 'it offered a plaintext lane we did not ask for')
+  return { host, port: parsed.port, ticket: Buffer.from(parsed.ticket, 'base64'), ...(parsed.plaintext === true ? { plaintext: true } : {}) }
 }
 
 /** The IP of `/ip4/<ip>/tcp/<port>...` or `/ip6/<ip>/tcp/<port>...`; undefined for other transports. */

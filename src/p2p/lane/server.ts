@@ -4,8 +4,10 @@
  * has fewer than the maximum lanes open, and that shows a ticket this node offered to that same peer id over
  * libp2p (tickets.ts). Then GET requests are answered by the stream server's own `answerGet`, under the same
  * upload slots, rate limit and BUSY answers as on libp2p streams. Garbage gets one ERROR and the lane closes.
+ * A node that opted in to plaintext lanes (docs/protocol.md §9.5) takes them on the same port, told apart by the
+ * first byte (a TLS handshake record, or a HELLO frame): such a lane belongs to the peer its ticket was issued to.
  */
-import type { Socket } from 'node:net'
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
 import { createServer, type Server, type TLSSocket } from 'node:tls'
 import { constants } from 'node:crypto'
 import { describeError } from '../../util/errors.ts'
@@ -29,12 +31,20 @@ export interface LaneServerContext {
   allowed: (peer: string) => boolean
   serve: ServerContext
   logger: Logger
+  /** Accept plaintext lanes (docs/protocol.md §9.5) shown a plaintext-lane ticket. @default false */
+  plaintext?: boolean
 }
+
+/** The first byte of a TLS connection (a handshake record); a plaintext lane starts with its HELLO frame. */
+const TLS_HANDSHAKE_RECORD = 0x16
 
 export class LaneServer {
   private readonly ctx: LaneServerContext
-  private readonly server: Server
-  private readonly open = new Map<TLSSocket, string>()
+  /** The TCP listener: it tells TLS from plaintext lanes by their first byte, on one port. */
+  private readonly listener: NetServer
+  /** Runs the TLS handshakes of the connections the listener hands it (it does not listen itself). */
+  private readonly tls: Server
+  private readonly open = new Map<Socket, string>()
   /** Every TCP connection, handshake done or not: close() ends them all (the listener waits for them). */
   private readonly sockets = new Set<Socket>()
   /** TCP connections refused because the lanes and pending handshakes were all taken. */
@@ -42,7 +52,7 @@ export class LaneServer {
 
   constructor (ctx: LaneServerContext) {
     this.ctx = ctx
-    this.server = createServer({
+    this.tls = createServer({
       cert: ctx.credentials.cert,
       key: ctx.credentials.key,
       requestCert: true,
@@ -55,11 +65,12 @@ export class LaneServer {
       secureOptions: constants.SSL_OP_NO_TICKET,
       handshakeTimeout: ctx.serve.requestTimeoutMs
     }, socket => { void this.accept(socket) })
+    this.tls.on('tlsClientError', err => { ctx.logger.debug(`lane handshake failed: ${err.message}`) })
+    this.listener = createNetServer(socket => { this.sniff(socket) })
     // Connections still in their handshake count too: a flood of them is refused at the door, not buffered.
-    this.server.maxConnections = MAX_LANES + MAX_PENDING_HANDSHAKES
-    this.server.on('drop', () => { this.dropped++ })
-    this.server.on('tlsClientError', err => { ctx.logger.debug(`lane handshake failed: ${err.message}`) })
-    this.server.on('connection', (socket: Socket) => {
+    this.listener.maxConnections = MAX_LANES + MAX_PENDING_HANDSHAKES
+    this.listener.on('drop', () => { this.dropped++ })
+    this.listener.on('connection', (socket: Socket) => {
       this.sockets.add(socket)
       socket.once('close', () => { this.sockets.delete(socket) })
     })
@@ -67,20 +78,20 @@ export class LaneServer {
 
   async listen (host: string, port: number): Promise<number> {
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject)
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject)
+      this.listener.once('error', reject)
+      this.listener.listen(port, host, () => {
+        this.listener.off('error', reject)
         resolve()
       })
     })
-    const address = this.server.address()
+    const address = this.listener.address()
     if (address === null || typeof address === 'string') throw new Error('the lane listener has no port')
     return address.port
   }
 
   /** Stops listening and closes every lane, and every connection still in its handshake. */
   async close (): Promise<void> {
-    const closed = new Promise<void>(resolve => { this.server.close(() => { resolve() }) })
+    const closed = new Promise<void>(resolve => { this.listener.close(() => { resolve() }) })
     for (const socket of this.sockets) socket.destroy()
     // Destroyed sockets close at once; the bound only guards against a handle that never reports it.
     await settle(closed, CLOSE_WAIT_MS, undefined, { onTimeout: () => new Error('lane sockets did not close'), onAbort: () => {} }).catch(() => {})
@@ -89,6 +100,21 @@ export class LaneServer {
   /** Lanes open to `peer` (all peers when undefined). */
   count (peer?: string): number {
     return peer === undefined ? this.open.size : [...this.open.values()].filter(p => p === peer).length
+  }
+
+  /** Reads the first byte: TLS goes to the handshake, a plaintext HELLO (if allowed) to its lane, the rest is closed. */
+  private sniff (socket: Socket): void {
+    socket.on('error', () => {})
+    const timer = setTimeout(() => { socket.destroy() }, this.ctx.serve.requestTimeoutMs)
+    socket.once('close', () => { clearTimeout(timer) })
+    socket.once('data', (chunk: Buffer) => {
+      clearTimeout(timer)
+      socket.pause()
+      socket.unshift(chunk)
+      if (chunk[0] === TLS_HANDSHAKE_RECORD) this.tls.emit('connection', socket)
+      else if (this.ctx.plaintext === true && chunk[0] === KIND.hello) this.acceptPlain(socket)
+      else socket.destroy()
+    })
   }
 
   private async accept (socket: TLSSocket): Promise<void> {
@@ -103,14 +129,29 @@ export class LaneServer {
       socket.destroy()
       return
     }
-    if (!this.ctx.allowed(peer)) return this.refuse(socket, peer, 'not allowed')
-    if (this.open.size >= MAX_LANES || this.count(peer) >= MAX_LANES_PER_PEER) return this.refuse(socket, peer, 'too many lanes')
-    this.open.set(socket, peer)
-    socket.once('close', () => { this.open.delete(socket) })
-    new ServedLane(socket, peer, this.ctx).start()
+    const refusal = this.admit(socket, peer)
+    if (refusal !== undefined) return this.refuse(socket, peer, refusal)
+    new ServedLane(socket, this.ctx, ticket => this.ctx.tickets.redeem(peer, ticket) ? peer : undefined).start()
   }
 
-  private refuse (socket: TLSSocket, peer: string, why: string): void {
+  /** A plaintext lane: its peer is the one its ticket was issued to, and only then are the limits checked. */
+  private acceptPlain (socket: Socket): void {
+    socket.setNoDelay(true)
+    new ServedLane(socket, this.ctx, ticket => this.ctx.tickets.redeemPlain(ticket), peer => this.admit(socket, peer)).start()
+    // sniff() paused it to put its first bytes back.
+    socket.resume()
+  }
+
+  /** Registers a lane of `peer`, or says why it is refused (not allowed, too many lanes). */
+  private admit (socket: Socket, peer: string): string | undefined {
+    if (!this.ctx.allowed(peer)) return 'not allowed'
+    if (this.open.size >= MAX_LANES || this.count(peer) >= MAX_LANES_PER_PEER) return 'too many lanes'
+    this.open.set(socket, peer)
+    socket.once('close', () => { this.open.delete(socket) })
+    return undefined
+  }
+
+  private refuse (socket: Socket, peer: string, why: string): void {
     this.ctx.logger.info(`lane from ${peer} refused: ${why}`)
     socket.end(encodeFrame(KIND.refuse, 0, Buffer.from(why)))
     setTimeout(() => { socket.destroy() }, 1_000).unref()
@@ -119,19 +160,25 @@ export class LaneServer {
 
 /** One accepted lane: waits for the ticket, then answers GETs until the peer goes or breaks the protocol. */
 class ServedLane {
-  private readonly socket: TLSSocket
-  private readonly peer: string
+  private readonly socket: Socket
+  /** The peer its ticket names (a TLS lane's certificate proved it already); known after the HELLO. */
+  private peer = 'an unidentified peer'
   private readonly ctx: LaneServerContext
+  /** The peer whose live ticket this is, or undefined. */
+  private readonly identify: (ticket: Buffer) => string | undefined
+  /** Admits the identified peer, or says why not (a plaintext lane's limits are checked once its peer is known). */
+  private readonly admit: (peer: string) => string | undefined
   private greeted = false
   private refused = false
   private inFlight = 0
   /** One wait for 'drain' shared by every answer held up by a full socket buffer. */
   private draining: Promise<void> | undefined
 
-  constructor (socket: TLSSocket, peer: string, ctx: LaneServerContext) {
+  constructor (socket: Socket, ctx: LaneServerContext, identify: (ticket: Buffer) => string | undefined, admit: (peer: string) => string | undefined = () => undefined) {
     this.socket = socket
-    this.peer = peer
     this.ctx = ctx
+    this.identify = identify
+    this.admit = admit
   }
 
   start (): void {
@@ -153,10 +200,13 @@ class ServedLane {
   private onFrame (frame: LaneFrame): void {
     if (this.refused) return
     if (!this.greeted) {
-      if (frame.kind !== KIND.hello || !this.ctx.tickets.redeem(this.peer, frame.header)) {
-        this.ctx.logger.info(`lane from ${this.peer} refused: no ticket issued to it`)
+      const peer = frame.kind === KIND.hello ? this.identify(frame.header) : undefined
+      const refusal = peer === undefined ? 'no ticket issued to this peer' : this.admit(peer)
+      if (peer !== undefined) this.peer = peer
+      if (refusal !== undefined) {
+        this.ctx.logger.info(`lane from ${this.peer} refused: ${refusal}`)
         this.refused = true
-        this.socket.end(encodeFrame(KIND.refuse, 0, Buffer.from('no ticket issued to this peer')))
+        this.socket.end(encodeFrame(KIND.refuse, 0, Buffer.from(refusal)))
         setTimeout(() => { this.socket.destroy() }, 1_000).unref()
         return
       }
@@ -178,7 +228,7 @@ class ServedLane {
       return
     }
     this.inFlight++
-    answerGet(request, this.sink(frame.id), this.peer, this.ctx.serve)
+    answerGet(request, this.sink(frame.id), this.peer, this.ctx.serve, 'lane')
       .catch(async err => {
         if (err instanceof ProtocolViolationError) await this.violation(frame.id, err)
         else this.close(describeError(err))

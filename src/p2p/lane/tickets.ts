@@ -10,6 +10,8 @@ import { MAX_TICKETS_PER_PEER, TICKET_BYTES, TICKET_TTL_MS } from './constants.t
 interface Ticket {
   bytes: Buffer
   expires: number
+  /** Issued for a plaintext lane (docs/protocol.md §9.5): redeemed by `redeemPlain`, never on a TLS lane. */
+  plaintext: boolean
 }
 
 export class TicketBook {
@@ -20,21 +22,34 @@ export class TicketBook {
     this.ttlMs = ttlMs
   }
 
-  issue (peer: string): Buffer {
+  issue (peer: string, options: { plaintext?: boolean } = {}): Buffer {
     const now = Date.now()
     const live = (this.byPeer.get(peer) ?? []).filter(t => t.expires > now)
-    const ticket = { bytes: randomBytes(TICKET_BYTES), expires: now + this.ttlMs }
+    const ticket = { bytes: randomBytes(TICKET_BYTES), expires: now + this.ttlMs, plaintext: options.plaintext ?? false }
     live.push(ticket)
     this.byPeer.set(peer, live.slice(-MAX_TICKETS_PER_PEER))
     this.sweep(now)
     return ticket.bytes
   }
 
-  /** True (once) when `bytes` is a live ticket issued to `peer`. */
+  /** True (once) when `bytes` is a live ticket issued to `peer` for a TLS lane. */
   redeem (peer: string, bytes: Uint8Array): boolean {
+    return this.take(peer, bytes, false)
+  }
+
+  /**
+   * The peer a live plaintext-lane ticket was issued to (once), or undefined. A plaintext lane has no certificate:
+   * the ticket, handed over the peer's libp2p connection, is all that names its peer.
+   */
+  redeemPlain (bytes: Uint8Array): string | undefined {
+    for (const peer of this.byPeer.keys()) if (this.take(peer, bytes, true)) return peer
+    return undefined
+  }
+
+  private take (peer: string, bytes: Uint8Array, plaintext: boolean): boolean {
     const now = Date.now()
     const tickets = this.byPeer.get(peer) ?? []
-    const at = tickets.findIndex(t => t.expires > now && t.bytes.byteLength === bytes.byteLength && timingSafeEqual(t.bytes, bytes))
+    const at = tickets.findIndex(t => t.expires > now && t.plaintext === plaintext && t.bytes.byteLength === bytes.byteLength && timingSafeEqual(t.bytes, bytes))
     if (at === -1) return false
     tickets.splice(at, 1)
     if (tickets.length === 0) this.byPeer.delete(peer)

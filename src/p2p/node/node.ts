@@ -4,12 +4,14 @@
  * and a connection gater: the allow-list, enforced on inbound and outbound connections alike, and a cap on the
  * connections one peer may hold to us (docs/protocol.md §6). A node without an allow-list says so at start.
  */
+import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import { KEEP_ALIVE, type ConnectionGater, type Libp2p, type PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Ping } from '@libp2p/ping'
 import { ipPortToMultiaddr } from '@libp2p/utils'
+import type { Registry } from 'prom-client'
 import { describeError } from '../../util/errors.ts'
 import { silentLogger, type Logger } from '../../util/logger.ts'
 import { MAX_CONNECTIONS_PER_PEER } from '../constants.ts'
@@ -17,7 +19,7 @@ import { InvalidP2PConfigError, ListenAddressInUseError } from '../errors.ts'
 import { loadOrCreateIdentity } from './identity.ts'
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4150']
-export type EmergenceServices = { identify: Identify, ping: Ping, dht: KadDHT }
+export type EmergenceServices = { identify: Identify, ping: Ping, dht: KadDHT, pubsub: GossipSub }
 export type EmergenceNode = Libp2p<EmergenceServices>
 
 export interface NodeInit {
@@ -35,6 +37,8 @@ export interface NodeInit {
   mdns?: boolean
   /** Connections one peer may hold to this node at once. @default MAX_CONNECTIONS_PER_PEER */
   maxConnectionsPerPeer?: number
+  /** A prom-client registry that libp2p's own metrics join (src/metrics/); absent: libp2p collects none. */
+  metricsRegistry?: Registry
   logger?: Logger
 }
 
@@ -137,7 +141,8 @@ export async function createNode (init: NodeInit): Promise<EmergenceNode> {
     ...(init.announce !== undefined ? { announce: init.announce } : {}),
     gater: allowListGater(allowed, connectionsOf, init.maxConnectionsPerPeer),
     bootstrap: peers.map(p => p.addr),
-    mdns: init.mdns === true
+    mdns: init.mdns === true,
+    ...(init.metricsRegistry !== undefined ? { metricsRegistry: init.metricsRegistry } : {})
   }).catch((err: unknown) => { throw listenError(err) ?? err })
   built.node = node
   // Keep bootstrap peers connected: libp2p re-dials KEEP_ALIVE-tagged peers when their connection drops.

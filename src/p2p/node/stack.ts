@@ -5,15 +5,19 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
+import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { ConnectionGater, PrivateKey, StreamMuxerFactory } from '@libp2p/interface'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { ping } from '@libp2p/ping'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import type { Registry } from 'prom-client'
 import { DHT_PROTOCOL, MAX_CONNECTIONS, MAX_PIECE_SIZE, PROVIDE_VALIDITY_SECONDS, WIDE_YAMUX_PROTOCOL } from '../constants.ts'
 import type { EmergenceNode } from './node.ts'
+import { MAX_DOCUMENT_BYTES, SYNC_TOPIC } from '../../sync/constants.ts'
 import { noiseCrypto } from './noise-crypto.ts'
 
 /** Yamux: a 16 MiB stream window, and a read buffer twice that so a paused reader is not reset ("Read buffer length ... exceeded limit"). */
@@ -49,6 +53,8 @@ export interface StackInit {
   /** Multiaddrs of the bootstrap peers. */
   bootstrap: string[]
   mdns: boolean
+  /** libp2p's metrics (connections, streams, bytes per protocol, DHT queries) go into this registry. */
+  metricsRegistry?: Registry
 }
 
 export async function createLibp2pNode (init: StackInit): Promise<EmergenceNode> {
@@ -60,6 +66,9 @@ export async function createLibp2pNode (init: StackInit): Promise<EmergenceNode>
     streamMuxers: [wideYamux(), yamux({ streamOptions: { maxStreamWindowSize: STREAM_WINDOW, maxReadBufferLength: READ_BUFFER } })],
     ...(init.gater !== undefined ? { connectionGater: init.gater } : {}),
     connectionMonitor: { abortConnectionOnPingFailure: false },
+    // Our registry, not prom-client's global one (which the package clears), so that each node has its own; the
+    // process metrics (CPU, memory, event loop) are src/metrics/'s.
+    ...(init.metricsRegistry !== undefined ? { metrics: prometheusMetrics({ registry: init.metricsRegistry, collectDefaultMetrics: false }) } : {}),
     // Bounded resources (docs/protocol.md §6); libp2p's own per-host rate of inbound connections stays on.
     connectionManager: { maxConnections: MAX_CONNECTIONS },
     peerDiscovery: [
@@ -68,6 +77,10 @@ export async function createLibp2pNode (init: StackInit): Promise<EmergenceNode>
     ],
     services: {
       identify: identify(),
+      // Cluster sync's documents (docs/protocol.md §10): signed by their author (StrictSign), one topic only,
+      // messages bounded by the largest document, published even while no peer listens (peers that missed one
+      // ask for the documents when they connect).
+      pubsub: gossipsub({ allowedTopics: [SYNC_TOPIC], maxInboundDataLength: MAX_DOCUMENT_BYTES * 2 + 1024, allowPublishToZeroTopicPeers: true, fallbackToFloodsub: false }),
       ping: ping(),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,

@@ -5,8 +5,7 @@
  * checked until the whole blob hashes to its digest, which stays the root of trust.
  */
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { mkdir, readFile, rm } from 'node:fs/promises'
+import { mkdir, open, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { digestAlgorithm, digestHex, type Digest } from '../../oci/digest.ts'
 import { isErrno } from '../../util/errors.ts'
@@ -59,33 +58,37 @@ export function pieceMatches (list: PieceList, index: number, chunks: Iterable<U
   return expected.byteLength === PIECE_HASH_LENGTH && Buffer.from(sha256 ?? hashChunks(chunks)).equals(expected)
 }
 
-/** Hashes a file piece by piece; it must hold exactly `size` bytes. */
+/** How much of the file `computePieceList` reads at a time, into one buffer it reuses. */
+const LIST_READ = 1024 * 1024
+
+/**
+ * Hashes a file piece by piece; it must hold exactly `size` bytes. One buffer is read into again and again: a
+ * stream's fresh buffer per read made a holder's memory peak at ~75 MB over its idle size while it hashed 256 MiB
+ * (docs/benchmarks.md, "Peak memory").
+ */
 export async function computePieceList (path: string, size: number, pieceSize: number, signal?: AbortSignal): Promise<PieceList> {
   const hashes = new Uint8Array(pieceCount(size, pieceSize) * PIECE_HASH_LENGTH)
-  let hash = createHash('sha256')
-  let inPiece = 0
-  let index = 0
-  let total = 0
-  const finishPiece = (): void => {
-    hashes.set(hash.digest(), index * PIECE_HASH_LENGTH)
-    index++
-    inPiece = 0
-    hash = createHash('sha256')
-  }
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024, ...(signal !== undefined ? { signal } : {}) })) {
-    let data = chunk as Buffer
-    total += data.byteLength
-    if (total > size) break
-    while (data.byteLength > 0) {
-      const take = Math.min(pieceSize - inPiece, data.byteLength)
-      hash.update(data.subarray(0, take))
-      inPiece += take
-      data = data.subarray(take)
-      if (inPiece === pieceSize) finishPiece()
+  const buffer = Buffer.allocUnsafe(Math.min(LIST_READ, pieceSize))
+  const file = await open(path, 'r')
+  try {
+    let offset = 0
+    for (let index = 0; offset < size; index++) {
+      const hash = createHash('sha256')
+      const end = Math.min(size, offset + pieceSize)
+      while (offset < end) {
+        signal?.throwIfAborted()
+        const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.byteLength, end - offset), offset)
+        if (bytesRead === 0) throw new InvalidPieceListError(path, `the file has ${offset} bytes, expected ${size}`)
+        hash.update(buffer.subarray(0, bytesRead))
+        offset += bytesRead
+      }
+      hashes.set(hash.digest(), index * PIECE_HASH_LENGTH)
     }
+    const actual = (await file.stat()).size
+    if (actual !== size) throw new InvalidPieceListError(path, `the file has ${actual} bytes, expected ${size}`)
+  } finally {
+    await file.close()
   }
-  if (inPiece > 0) finishPiece()
-  if (total !== size) throw new InvalidPieceListError(path, `the file has ${total} bytes, expected ${size}`)
   return { size, pieceSize, hashes }
 }
 

@@ -8,13 +8,13 @@ import type { Digest } from '../../oci/digest.ts'
 import type { Descriptor } from '../../oci/types.ts'
 import { Bitfield } from '../pieces/bitfield.ts'
 import type { GetRequest, PexPeer, Request, Response } from './codec.ts'
-import { NotHaveError, PieceDeferredError, PeerErrorResponse, PeerUnreachableError, TruncatedResponseError, UnexpectedResponseError } from '../errors.ts'
+import { NotHaveError, PieceDeferredError, PeerErrorResponse, PeerUnreachableError, ProtocolViolationError, TruncatedResponseError, UnexpectedResponseError } from '../errors.ts'
 import type { LaneAnswer, LaneConnection } from '../lane/connection.ts'
 import { LaneClosedError } from '../lane/errors.ts'
 import type { Semaphore, TokenBucket } from './limits.ts'
 import { makePieceList, type PieceList } from '../pieces/piece-list.ts'
 import { pieceCount, pieceLength } from '../pieces/pieces.ts'
-import type { TransferStats } from '../stats.ts'
+import type { TransferPath, TransferStats } from '../stats.ts'
 import { FramedStream } from './wire.ts'
 
 export interface ClientContext {
@@ -27,6 +27,8 @@ export interface ClientContext {
   pieceTimeoutMs: number
   /** The open data lane to a peer, if one is up or can be opened (lane/); undefined: libp2p streams. */
   lane?: (peer: PeerId, signal?: AbortSignal) => Promise<LaneConnection | undefined>
+  /** Stops using plaintext lanes to a peer: bytes on one were changed on the way (docs/protocol.md §9.5). */
+  distrustPlaintext?: (peer: PeerId, why: string) => void
 }
 
 export interface RequestOptions {
@@ -45,6 +47,8 @@ export interface HaveOptions extends RequestOptions {
 export interface GetOptions extends RequestOptions {
   /** The pieces we would take instead of the one asked for; the peer may send any of them (super-seeding). */
   want?: Bitfield
+  /** Only over a path that proves the peer (a TLS lane or a libp2p stream), never a plaintext lane. */
+  authenticated?: boolean
 }
 
 /** A peer's answer to HAVE. */
@@ -71,6 +75,11 @@ export interface PieceData {
   sha256: Uint8Array | undefined
   /** Gives `data`'s buffer back for reuse (a lane's pooled buffer); call once it is written or dropped. */
   release: () => void
+  /**
+   * False when the piece came over a plaintext lane: bad bytes then prove nothing about the peer until the piece
+   * is fetched again over an authenticated path (docs/protocol.md §9.5, pulling/recheck.ts).
+   */
+  authenticated: boolean
   /** The server's verified pieces when it is still downloading the blob itself. */
   verified: Bitfield | undefined
   /** A complete server's super-seeding hint: the pieces it has sent least. */
@@ -126,16 +135,22 @@ export class ExchangeClient {
       await this.ctx.downloadBucket?.take(pieceLength(index, size, pieceSize), options.signal)
       const request: GetRequest = want !== undefined ? { type: 'GET', digest, index, pieceSize, want: want.toBase64() } : { type: 'GET', digest, index, pieceSize }
       const lane = await this.ctx.lane?.(peer, options.signal)
-      if (lane !== undefined) {
+      if (lane !== undefined && !(lane.plaintext && options.authenticated === true)) {
         try {
           return await this.pieceVia(laneChannel(lane), piece, request, want, options.signal)
         } catch (err) {
+          if (options.signal?.aborted === true) throw err
+          // Garbage on a plaintext lane may be anyone's on the way: no ban, that lane is done with, and the stream decides.
+          const garbage = err instanceof ProtocolViolationError ? err : err instanceof LaneClosedError && err.cause instanceof ProtocolViolationError ? err.cause : undefined
+          if (lane.plaintext && garbage !== undefined) this.ctx.distrustPlaintext?.(peer, garbage.message)
           // The lane closed under the request: once more on a stream, as the peer itself may be fine.
-          if (!(err instanceof LaneClosedError) || options.signal?.aborted === true) throw err
+          else if (!(err instanceof LaneClosedError)) throw err
         }
       }
       return await this.withStream(peer, options.signal, async framed => await this.pieceVia({
         peer: framed.peer,
+        path: 'stream',
+        authenticated: true,
         request: async (r, what, timeoutMs, signal) => await this.request(framed, r, what, timeoutMs, signal),
         readData: async (length, what, timeoutMs, signal) => ({ bytes: await framed.readData(length, what, timeoutMs, signal), sha256: undefined, release: () => {} })
       }, piece, request, want, options.signal))
@@ -159,11 +174,11 @@ export class ExchangeClient {
     const length = pieceLength(sent, size, pieceSize)
     if (response.length !== length) throw new UnexpectedResponseError(`piece ${sent} announced ${response.length} bytes, expected ${length}`)
     const { bytes, sha256, release } = await channel.readData(length, `piece ${sent}`, this.ctx.pieceTimeoutMs, signal)
-    this.ctx.stats.addReceived(channel.peer, length)
+    this.ctx.stats.addReceived(channel.peer, length, channel.path)
     const count = pieceCount(size, pieceSize)
     const verified = response.bitfield !== undefined ? Bitfield.fromBase64(response.bitfield, count) : undefined
     const suggest = response.suggest !== undefined ? Bitfield.fromBase64(response.suggest, count) : undefined
-    return { index: sent, data: bytes, sha256, release, verified, suggest }
+    return { index: sent, data: bytes, sha256, release, verified, suggest, authenticated: channel.authenticated }
   }
 
   async resolve (peer: PeerId, ref: string, options: RequestOptions = {}): Promise<Descriptor | undefined> {
@@ -171,6 +186,11 @@ export class ExchangeClient {
     if (response.type === 'NOT_FOUND' && response.ref === ref) return undefined
     if (response.type !== 'RESOLVED' || response.ref !== ref) throw new UnexpectedResponseError(`${response.type} to RESOLVE`)
     return response.descriptor
+  }
+
+  /** A piece off a plaintext lane was bad and the same piece over an authenticated path good: someone on the way changed it. */
+  distrustPlaintext (peer: PeerId, why: string): void {
+    this.ctx.distrustPlaintext?.(peer, why)
   }
 
   /** Closes every idle stream (on stop, or when a pull ends). */
@@ -259,6 +279,9 @@ export class ExchangeClient {
 /** Where one GET goes: a pooled libp2p stream or a data lane. */
 interface PieceChannel {
   peer: string
+  path: TransferPath
+  /** The path proves the peer (a libp2p stream, a TLS lane); false on a plaintext lane. */
+  authenticated: boolean
   request: (request: GetRequest, what: string, timeoutMs: number, signal?: AbortSignal) => Promise<Response>
   readData: (length: number, what: string, timeoutMs: number, signal?: AbortSignal) => Promise<{ bytes: PieceBytes, sha256: Uint8Array | undefined, release: () => void }>
 }
@@ -268,6 +291,8 @@ function laneChannel (lane: LaneConnection): PieceChannel {
   let data: LaneAnswer['data']
   return {
     peer: lane.peer,
+    path: 'lane',
+    authenticated: !lane.plaintext,
     request: async (request, _what, timeoutMs, signal) => {
       const answer = await lane.request(request, timeoutMs, signal)
       if (answer.response.type === 'ERROR') throw new PeerErrorResponse(lane.peer, answer.response.code, answer.response.message)

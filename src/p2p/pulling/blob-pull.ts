@@ -27,7 +27,7 @@ import { pullWhole } from './whole-pull.ts'
 
 export interface PullComponents {
   store: Store
-  exchange: Pick<Exchange, 'client' | 'holdings' | 'learnPeer' | 'pieceSizeFor'>
+  exchange: Pick<Exchange, 'client' | 'holdings' | 'learnPeer' | 'pieceSizeFor' | 'stats'>
   routing: Routing
   self: PeerId
   bans: BanList
@@ -176,7 +176,7 @@ export class BlobPull {
   /** A one-piece blob, fetched into memory and written at once (whole-pull.ts). */
   private async pullWhole (list: PieceList): Promise<BlobPullResult> {
     this.options.onStart?.(list.size, 0)
-    const context = { digest: this.digest, swarm: this.swarm, client: this.c.exchange.client, store: this.c.store, cfg: this.cfg, signal: this.signal, ban: (peer: string, reason: string) => { this.ban(peer, reason) } }
+    const context = { digest: this.digest, swarm: this.swarm, client: this.c.exchange.client, stats: this.c.exchange.stats, store: this.c.store, cfg: this.cfg, signal: this.signal, ban: (peer: string, reason: string) => { this.ban(peer, reason) } }
     const peer = await pullWhole(context, list, this.options.lease)
     this.countPiece(peer, list.size)
     void this.c.routing.provide(this.digest).catch(err => { this.c.logger.debug(`announce of ${this.digest} failed: ${describeError(err)}`) })

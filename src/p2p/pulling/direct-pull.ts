@@ -14,13 +14,17 @@ import type { Lease } from '../../store/leases.ts'
 import type { Store } from '../../store/store.ts'
 import { describeError } from '../../util/errors.ts'
 import type { Logger } from '../../util/logger.ts'
-import type { ExchangeClient } from '../protocol/client.ts'
+import type { ExchangeClient, PieceData } from '../protocol/client.ts'
+import { checkPiece } from './recheck.ts'
+import type { TransferStats } from '../stats.ts'
 import { MAX_PIECE_SIZE, MIN_PIECE_SIZE } from '../constants.ts'
 import { ProtocolViolationError } from '../errors.ts'
 import { hashChunks } from '../pieces/piece-list.ts'
 
 export interface DirectPullContext {
-  client: Pick<ExchangeClient, 'getPiece'>
+  client: Pick<ExchangeClient, 'getPiece' | 'distrustPlaintext'>
+  /** Counts the blob verified or rejected (the metrics). */
+  stats?: Pick<TransferStats, 'pieceVerified' | 'pieceRejected'>
   store: Store
   isBanned: (peer: string) => boolean
   ban: (peer: string, reason: string) => void
@@ -72,16 +76,28 @@ export async function pullDirect (ctx: DirectPullContext, request: DirectPullReq
       else ctx.logger.debug(`whole-blob GET of ${digest} from ${key} failed: ${describeError(err)}`)
       continue
     }
+    const hexOf = (d: PieceData): string => Buffer.from(d.sha256 ??= hashChunks(d.data)).toString('hex')
+    let good: PieceData | undefined
     try {
-      const hex = Buffer.from(got.sha256 ?? hashChunks(got.data)).toString('hex')
-      if (got.index !== 0 || hex !== expected) {
-        ctx.ban(key, 'served a blob that fails its digest')
-        continue
-      }
-      const { lease } = request
-      await ctx.store.blobs.write(digest, [...got.data], { size, sha256: hex, signal, ...(lease !== undefined ? { lease } : {}) })
-    } finally {
+      // Off a plaintext lane, a bad blob is fetched again over an authenticated path before anyone is blamed.
+      good = await checkPiece(ctx.client, peer, { digest, size, pieceSize, index: 0 }, got, d => d.index === 0 && hexOf(d) === expected, signal, () => ctx.stats?.pieceRejected())
+    } catch (err) {
       got.release()
+      signal.throwIfAborted()
+      ctx.logger.debug(`whole-blob GET of ${digest} from ${key} again over an authenticated path failed: ${describeError(err)}`)
+      continue
+    }
+    if (good === undefined) {
+      got.release()
+      ctx.ban(key, 'served a blob that fails its digest')
+      continue
+    }
+    try {
+      const { lease } = request
+      await ctx.store.blobs.write(digest, [...good.data], { size, sha256: expected, signal, ...(lease !== undefined ? { lease } : {}) })
+      ctx.stats?.pieceVerified()
+    } finally {
+      good.release()
     }
     return key
   }

@@ -41,7 +41,7 @@ export interface PullerInit extends Partial<PullConfig> {
 
 export interface PullerComponents {
   store: Store
-  exchange: Pick<Exchange, 'client' | 'holdings' | 'learnPeer' | 'pieceSizeFor'>
+  exchange: Pick<Exchange, 'client' | 'holdings' | 'learnPeer' | 'pieceSizeFor' | 'stats'>
   routing: Routing
   node: { peerId: PeerId, getPeers: () => PeerId[] }
 }
@@ -103,6 +103,11 @@ export class Puller {
     return joined ? { ...result, alreadyPresent: true, fetchedBytes: 0, fromPeers: {} } : result
   }
 
+  /** Blob transfers running now (concurrent pulls of one blob share one). */
+  get inFlight (): number {
+    return this.shared.size
+  }
+
   /**
    * Runs `fn` as one batch (a closure's NARs, say): the DHT announcements of blobs fetched whole meanwhile wait
    * until it is over (deferred-announcer.ts), so that they do not compete with the batch for the CPU.
@@ -117,7 +122,7 @@ export class Puller {
     const providers = options.providers ?? []
     if (options.direct !== true || size === undefined || providers.length === 0 || !canPullDirect(digest, size)) return undefined
     if (await this.store.blobs.has(digest)) return undefined
-    const context = { client: this.components.exchange.client, store: this.store, isBanned: (p: string) => this.bans.isBanned(p), ban: (p: string, reason: string) => { this.ban(p, reason) }, logger: this.logger }
+    const context = { client: this.components.exchange.client, stats: this.components.exchange.stats, store: this.store, isBanned: (p: string) => this.bans.isBanned(p), ban: (p: string, reason: string) => { this.ban(p, reason) }, logger: this.logger }
     const peer = await this.announcer.during(async () => await pullDirect(context, { digest, size, providers, signal, lease }))
     if (peer === undefined) return undefined
     options.onStart?.(size, 0)

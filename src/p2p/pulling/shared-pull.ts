@@ -27,6 +27,11 @@ export class SharedPulls {
     this.createLease = createLease
   }
 
+  /** Blobs being fetched now. */
+  get size (): number {
+    return this.running.size
+  }
+
   /**
    * Waits for the blob, starting a transfer unless one runs; `joined` tells that another caller started it.
    * The blob is in `lease` (when given) before this returns.

@@ -18,6 +18,7 @@ import { sleep } from '../protocol/limits.ts'
 import { pieceMatches, type PieceList } from '../pieces/piece-list.ts'
 import { pieceRange } from '../pieces/pieces.ts'
 import { serializePieces, type PullConfig } from './pull-state.ts'
+import { checkPiece } from './recheck.ts'
 import { PieceScheduler } from './scheduler.ts'
 import type { Swarm, SwarmPeer } from './swarm.ts'
 
@@ -205,15 +206,20 @@ export class Transfer {
     let done = (): void => {}
     try {
       const piece = { digest: this.ctx.digest, size: this.list.size, pieceSize: this.list.pieceSize, index }
-      const { index: got, data, sha256, release, verified, suggest } = await this.ctx.exchange.client.getPiece(peer.id, piece, { signal, ...(want !== undefined ? { want } : {}) })
-      done = release
+      const answer = await this.ctx.exchange.client.getPiece(peer.id, piece, { signal, ...(want !== undefined ? { want } : {}) })
+      done = answer.release
+      const { index: got, verified, suggest } = answer
       if (verified !== undefined) this.ctx.swarm.updateHave(peer.key, verified)
       else this.ctx.swarm.updateSuggest(peer.key, suggest)
       if (this.verified.has(got) || this.writing.has(got)) return
-      if (!pieceMatches(this.list, got, data, sha256)) {
+      // Off a plaintext lane, a bad piece is fetched again over an authenticated path before anyone is blamed.
+      const good = await checkPiece(this.ctx.exchange.client, peer.id, piece, answer, a => pieceMatches(this.list, got, a.data, a.sha256), signal, () => { this.ctx.exchange.stats.pieceRejected() })
+      if (good === undefined) {
         await this.blame(peer, got)
         return
       }
+      done = good.release
+      const { data } = good
       // Written as the chunks came off the wire: joining them would copy every piece once more.
       this.writing.add(got)
       try {
@@ -222,6 +228,7 @@ export class Transfer {
         this.writing.delete(got)
       }
       this.verified.set(got)
+      this.ctx.exchange.stats.pieceVerified()
       const took = performance.now() - started
       this.pieceMs = this.pieceMs === 0 ? took : 0.8 * this.pieceMs + 0.2 * took
       this.ctx.exchange.holdings.pieceAdded(this.ctx.digest)

@@ -15,7 +15,7 @@ import { MalformedMessageError, PeerTimeoutError, ProtocolViolationError, QueueF
 import type { Holdings } from './holdings.ts'
 import type { InboundStreams } from '../protocol/inbound.ts'
 import type { KeyedSemaphore, Semaphore, TokenBucket } from '../protocol/limits.ts'
-import type { TransferStats } from '../stats.ts'
+import type { TransferPath, TransferStats } from '../stats.ts'
 import { FramedStream } from '../protocol/wire.ts'
 
 export interface ServerContext {
@@ -134,8 +134,8 @@ async function pex (ctx: ServerContext, digest: GetRequest['digest'], requester:
 /** Where an answer goes: a libp2p stream, or one request's slot on a data lane (lane/server.ts). */
 export type AnswerSink = Pick<FramedStream, 'write' | 'writeWithData'>
 
-/** Answers one GET (docs/protocol.md §4.3) under the upload limits; used by streams and data lanes alike. */
-export async function answerGet (request: GetRequest, framed: AnswerSink, peer: string, ctx: ServerContext): Promise<void> {
+/** Answers one GET (docs/protocol.md §4.3) under the upload limits; used by streams and data lanes alike (`path`). */
+export async function answerGet (request: GetRequest, framed: AnswerSink, peer: string, ctx: ServerContext, path: TransferPath = 'stream'): Promise<void> {
   const timeout = ctx.requestTimeoutMs
   ctx.holdings.notePeer(request.digest, peer)
   const queueSignal = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeout)])
@@ -172,7 +172,7 @@ export async function answerGet (request: GetRequest, framed: AnswerSink, peer: 
       ...(read.suggest !== undefined ? { suggest: read.suggest.toBase64() } : {})
     }
     await framed.writeWithData(header, read.bytes, timeout, ctx.signal)
-    ctx.stats.addServed(peer, read.bytes.byteLength)
+    ctx.stats.addServed(peer, read.bytes.byteLength, path)
   } finally {
     releaseTotal?.()
     releasePeer?.()

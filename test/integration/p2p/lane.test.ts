@@ -1,12 +1,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { chmod, open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { loadOrCreateIdentity } from '../../../src/p2p/index.ts'
 import { LaneConnection, makeLaneCredentials, requestOffer, type Lanes } from '../../../src/p2p/lane/index.ts'
-import { PIECE, connect, putBlob, randomBlob, startPeer, type Peer } from './helpers.ts'
-import { blackHole, closedPort, impostor, manInTheMiddle, offerPort, stalledLane, strangerCredentials } from './fixtures/lane-impostors.ts'
+import { connect, putBlob, randomBlob, startPeer, type Peer } from './helpers.ts'
+import { blackHole, closedPort, impostor, manInTheMiddle, offerPort, pullPastRottenHolder, stalledLane, strangerCredentials } from './fixtures/lane-impostors.ts'
 
 const OPEN = { credentials: undefined, timeoutMs: 3_000, idleMs: 10_000 }
 
@@ -118,24 +117,7 @@ test('the allow-list refuses a stranger\'s lane', async t => {
 })
 
 test('a corrupt piece served over a lane gets the provider banned, and the blob comes from another', async t => {
-  const [bad, honest, puller] = await Promise.all([startPeer(t), startPeer(t), startPeer(t)])
-  const blob = randomBlob(2 * 1024 * 1024)
-  await putBlob(bad.store, blob.bytes)
-  await putBlob(honest.store, blob.bytes)
-  // The holder's list is computed from the good bytes; then its file rots under it.
-  await bad.p2p.exchange.holdings.pieceList(blob.digest)
-  const path = join(bad.dir, 'oci', 'blobs', 'sha256', blob.digest.slice('sha256:'.length))
-  await chmod(path, 0o644)
-  const file = await open(path, 'r+')
-  for (let i = 0; i < blob.bytes.byteLength / PIECE; i++) await file.write(Buffer.from([(blob.bytes[i * PIECE] ?? 0) ^ 0xff]), 0, 1, i * PIECE)
-  await file.close()
-  await connect(puller, bad)
-  await connect(puller, honest)
-  const result = await puller.p2p.pullBlob({ digest: blob.digest, size: blob.bytes.byteLength }, { providers: [bad.p2p.peerId] })
-  assert.deepEqual(Buffer.from(await puller.store.blobs.readBytes(blob.digest)), blob.bytes)
-  const badId = bad.p2p.peerId.toString()
-  assert.match(puller.p2p.puller.bans.entries()[badId] ?? '', /corrupt|fails/)
-  assert.equal(result.fromPeers[badId], undefined)
+  const { bad, puller } = await pullPastRottenHolder(t, randomBlob(2 * 1024 * 1024))
   assert.ok(bad.p2p.counters().servedTotal > 0, 'the rotten holder was asked')
   assert.equal(lanes(bad).served(puller.p2p.peerId.toString()), 1, 'and answered on its lane')
 })

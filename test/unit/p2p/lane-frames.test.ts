@@ -60,3 +60,15 @@ test('a ticket is redeemed once, by the peer it was issued to, and only a few st
   const expiring = new TicketBook(-1)
   assert.equal(expiring.redeem('bob', expiring.issue('bob')), false, 'an expired ticket')
 })
+
+test('a plaintext-lane ticket names its peer once, and the two kinds of ticket never stand in for each other', () => {
+  const book = new TicketBook()
+  const plain = book.issue('alice', { plaintext: true })
+  const tls = book.issue('alice')
+  assert.equal(book.redeem('alice', plain), false, 'a plaintext ticket opens no TLS lane')
+  assert.equal(book.redeemPlain(tls), undefined, 'a TLS ticket opens no plaintext lane')
+  assert.equal(book.redeemPlain(randomBytes(32)), undefined)
+  assert.equal(book.redeemPlain(plain), 'alice')
+  assert.equal(book.redeemPlain(plain), undefined, 'single use')
+  assert.equal(book.redeem('alice', tls), true)
+})

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { readFile, stat } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { patternChunk, sha256 } from '../../helpers/bytes.ts'
+import { prefixHashCounts } from '../../../src/store/partial.ts'
 import { blobsOnDisk, listDir, tempStore } from '../../helpers/store.ts'
 
 const PIECE = 64 * 1024
@@ -141,6 +142,19 @@ test('pieces written in order are hashed as they come, so the commit reads nothi
   const last = piece(3)
   await partial.writev(3 * PIECE, [last.subarray(0, 1000), last.subarray(1000, 1000), last.subarray(1000)])
   assert.equal(partial.prefixHashed, DATA.byteLength)
+  await partial.commit()
+  assert.deepEqual(await store.blobs.readBytes(DIGEST), DATA)
+})
+
+test('pieces that reach the partial in order are hashed in that order, whichever disk write finishes first', async (t) => {
+  const store = await tempStore(t)
+  const partial = await store.openPartial(DIGEST, DATA.byteLength)
+  const readBack = prefixHashCounts.readBack
+  // Four writes in flight at once: each is hashed from memory as it is handed over, before its write completes.
+  const writes = [0, 1, 2, 3].map(i => partial.writeAt(i * PIECE, piece(i)))
+  assert.equal(partial.prefixHashed, DATA.byteLength)
+  await Promise.all(writes)
+  assert.equal(prefixHashCounts.readBack, readBack, 'nothing was read back from the file')
   await partial.commit()
   assert.deepEqual(await store.blobs.readBytes(DIGEST), DATA)
 })
