@@ -7,10 +7,13 @@ import { spawnSync, type SpawnSyncOptions } from 'node:child_process'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { existsSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { join, dirname } from 'node:path'
 import { defaultDataDir } from '../src/store/paths.ts'
 import { startNode, stopAll, type ClusterNode } from './lib/cluster.ts'
 import { buildBusyboxImage } from './lib/busybox-image.ts'
+import { startContainerd } from './lib/containerd.ts'
+import { freePort } from './lib/ports.ts'
 
 const ROOT = join(dirname(import.meta.filename), '..')
 const EMERGENCE = join(ROOT, 'bin', 'emergence')
@@ -67,7 +70,7 @@ function nixEnv (): NodeJS.ProcessEnv {
 }
 
 async function main (): Promise<void> {
-  for (const tool of ['umoci', 'skopeo', 'runc', 'nix-build']) requireTool(tool)
+  for (const tool of ['umoci', 'skopeo', 'runc', 'nix-build', 'containerd', 'ctr']) requireTool(tool)
   if (!existsSync('/bin/busybox')) throw new Error('/bin/busybox is missing: run scripts/setup.sh first (busybox-static)')
   const work = await mkdtemp(join(tmpdir(), 'emergence-demo-'))
   const nodes: ClusterNode[] = []
@@ -133,6 +136,46 @@ async function main (): Promise<void> {
       await demoCli(nodes[2]!, ['pull', ref], others[1] ?? '')
       await demoCli(nodes[2]!, ['run', '--rm', ref], others[1] ?? '')
     }
+
+    step('Cluster sync: node 1 puts an image in the desired set; nodes 2 and 3 pull it by themselves')
+    await demoCli(nodes[0]!, ['sync', 'add', 'demo/site:1'], dataDir)
+    for (const [i, node] of nodes.slice(1).entries()) await demoCli(node, ['sync', 'status', '--wait', '--timeout', '120'], others[i] ?? '')
+
+    step('Bootstrap: a fresh node 4, given only node 2\'s address, learns the set and pulls it from its peers')
+    const freshDir = join(dataDir, 'demo-cluster', 'node4')
+    await rm(freshDir, { recursive: true, force: true })
+    const mirror = `127.0.0.1:${await freePort()}`
+    const fresh = await startNode({ dataDir: freshDir, bootstrap: [nodes[1]!.address], trusted: [first.peerId], extraArgs: ['--nix-cache', 'off', '--registry', mirror, '--admin', 'off'] })
+    nodes.push(fresh)
+    await demoCli(fresh, ['sync', 'status', '--wait', '--timeout', '120'], freshDir)
+    await demoCli(fresh, ['run', '--rm', 'demo/site:1'], freshDir)
+
+    step('containerd pulls through node 4\'s registry mirror, configured by hosts.toml alone: the image comes from peers')
+    const hostsDir = join(work, 'certs.d')
+    const registryHost = 'registry.demo.invalid'   // no such registry: every byte comes through the mirror
+    await demoCli(fresh, ['containerd', 'configure', '--config-path', hostsDir, '--registry-host', registryHost, '--server', 'http://127.0.0.1:9', '--mirror', `http://${mirror}`], freshDir)
+    const containerd = await startContainerd(join(work, 'containerd'))
+    try {
+      process.stdout.write(`$ ctr images pull --hosts-dir ${hostsDir} ${registryHost}/demo/busybox:1\n`)
+      await containerd.ctr(['images', 'pull', '--hosts-dir', hostsDir, `${registryHost}/demo/busybox:1`])
+      process.stdout.write(await containerd.ctr(['images', 'ls']))
+      process.stdout.write(`$ ctr run --rm ${registryHost}/demo/busybox:1 demo /bin/busybox echo ...\n`)
+      process.stdout.write(await containerd.ctr(['run', '--rm', `${registryHost}/demo/busybox:1`, `emergence-demo-${process.pid}`, '/bin/busybox', 'echo', 'hello from containerd, through the mirror']))
+    } finally {
+      await containerd.stop()
+    }
+
+    step('Node 1 runs an automaton that counts in its state directory; it migrates to node 2 with its state')
+    const counterSpec = join(work, 'counter.json')
+    const count = 'trap "exit 0" TERM; n=$(cat /state/n 2>/dev/null || echo 0); while true; do n=$((n+1)); echo $n > /state/n; echo count $n; sleep 0.2; done'
+    writeFileSync(counterSpec, JSON.stringify({ name: 'demo-counter', artefact: 'demo/busybox:1', state: '/state', process: { args: ['/bin/sh', '-c', count] } }))
+    for (const cleanup of ['stop', 'rm']) await first.cli(['automaton', cleanup, 'demo-counter'])   // left by an interrupted earlier run, if any
+    await demoCli(nodes[0]!, ['automaton', 'start', counterSpec], dataDir)
+    await sleep(1500)
+    await demoCli(nodes[0]!, ['automaton', 'migrate', 'demo-counter', '--to', nodes[1]!.address, '--stop-timeout', '5'], dataDir)
+    await sleep(1000)
+    await demoCli(nodes[1]!, ['automaton', 'logs', 'demo-counter'], others[0] ?? '')   // counts on from where node 1 stopped
+    await demoCli(nodes[1]!, ['automaton', 'rm', 'demo-counter'], others[0] ?? '')
 
     step('Remove a tag, collect garbage (shared blobs stay), verify every blob')
     run(EMERGENCE, ['image', 'rm', 'demo/busybox:latest'])

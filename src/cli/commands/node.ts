@@ -1,6 +1,7 @@
 /** `emergence node start|status|stop`, `emergence peers`, `emergence pull`: the node daemon and the network. */
 import type { Command } from 'commander'
-import type { ConfigOverrides } from '../../daemon/config.ts'
+import type { ConfigInput } from '../../daemon/config.ts'
+import { setLogLevel, type LogLevel } from '../../util/logger.ts'
 import type { NodeStatus } from '../../daemon/daemon.ts'
 import { controlRequest } from '../../daemon/control-client.ts'
 import { socketPath } from '../../daemon/socket-path.ts'
@@ -31,9 +32,14 @@ interface StartOptions {
   registry?: string
   registryUpstream?: string[]
   nixTrustedKey?: string[]
+  admin?: string
+  gcHighWatermark?: string
+  gcLowWatermark?: string
+  gcMaxStoreSize?: string
+  gcInterval?: string
 }
 
-function overrides (options: StartOptions, parse: { parseRate: (value: string) => number, parseLanePort: (value: string) => number | 'off' }): ConfigOverrides {
+function overrides (options: StartOptions, parse: { parseRate: (value: string) => number, parseLanePort: (value: string) => number | 'off' }): ConfigInput {
   const { parseRate, parseLanePort } = parse
   return {
     ...(options.listen !== undefined ? { listen: options.listen } : {}),
@@ -48,7 +54,13 @@ function overrides (options: StartOptions, parse: { parseRate: (value: string) =
     ...(options.nixCache !== undefined ? { nixCache: options.nixCache } : {}),
     ...(options.registry !== undefined ? { registry: options.registry } : {}),
     ...(options.registryUpstream !== undefined ? { registryUpstreams: options.registryUpstream } : {}),
-    ...(options.nixTrustedKey !== undefined ? { nixTrustedKeys: options.nixTrustedKey } : {})
+    ...(options.nixTrustedKey !== undefined ? { nixTrustedKeys: options.nixTrustedKey } : {}),
+    ...(options.admin !== undefined ? { admin: options.admin } : {}),
+    // Checked and parsed by loadConfig with the file's rules, so that an error names the flag.
+    ...(options.gcHighWatermark !== undefined ? { gcHighWatermark: options.gcHighWatermark } : {}),
+    ...(options.gcLowWatermark !== undefined ? { gcLowWatermark: options.gcLowWatermark } : {}),
+    ...(options.gcMaxStoreSize !== undefined ? { gcMaxStoreSize: options.gcMaxStoreSize } : {}),
+    ...(options.gcInterval !== undefined ? { gcInterval: options.gcInterval } : {})
   }
 }
 
@@ -88,8 +100,13 @@ export function registerNodeCommands (program: Command): void {
     .option('--nix-store <dir>', 'root of a chroot Nix store to share from and pull into (default: the system store)')
     .option('--nix-cache <host:port>', 'Nix binary cache endpoint, or off (default 127.0.0.1:7702)')
     .option('--registry <host:port>', 'OCI registry mirror endpoint, or off (default 127.0.0.1:7703)')
-    .option('--registry-upstream <registries>', 'registries the mirror pulls through from when no peer has the content (docker.io, http://host:port), comma-separated', splitList)
+    .option('--registry-upstream <registries>', 'registries the mirror and `emergence pull` pull through from when no peer has the content (docker.io, http://host:port), comma-separated', splitList)
     .option('--nix-trusted-key <keys>', 'Nix public keys (name:base64) one of which must sign every pulled path, comma-separated', splitList)
+    .option('--admin <host:port>', 'metrics, /healthz and /readyz endpoint, or off (default 127.0.0.1:7704)')
+    .option('--gc-high-watermark <percent>', 'automatic GC starts when the store\'s filesystem is fuller than this (default 90%)')
+    .option('--gc-low-watermark <percent>', 'automatic GC frees space down to this (default 80%)')
+    .option('--gc-max-store-size <size>', 'automatic GC also starts when the store\'s blobs pass this size, e.g. 50GiB (default off)')
+    .option('--gc-interval <duration>', 'how often the automatic GC checks, e.g. 5m, or off (default 5m)')
     .option('--config <file>', 'YAML config file (default: <data-dir>/config.yaml)')
     .option('-d, --detach', 'run in the background (output in <data-dir>/node.log); returns once the node answers')
     .option('--timeout <seconds>', 'with --detach: how long to wait for the node to answer', parseSeconds, 60)
@@ -102,7 +119,11 @@ export function registerNodeCommands (program: Command): void {
         return
       }
       const { loadConfig, parseRate, parseLanePort } = await import('../../daemon/config.ts')
-      const config = await loadConfig(ctx.dataDir, { ...(options.config !== undefined ? { configFile: options.config } : {}), flags: overrides(options, { parseRate, parseLanePort }) })
+      // The global --log-level is the node's `logLevel` flag (flags > environment > file).
+      const { logLevel } = command.optsWithGlobals<{ logLevel?: LogLevel }>()
+      const flags = { ...overrides(options, { parseRate, parseLanePort }), ...(logLevel !== undefined ? { logLevel } : {}) }
+      const config = await loadConfig(ctx.dataDir, { ...(options.config !== undefined ? { configFile: options.config } : {}), flags })
+      setLogLevel(config.logLevel)
       const { Daemon } = await import('../../daemon/daemon.ts')
       const daemon = await Daemon.start(config)
       const status = await daemon.status()
@@ -111,6 +132,9 @@ export function registerNodeCommands (program: Command): void {
       const stop = (): void => { void daemon.stop() }
       process.once('SIGINT', stop)
       process.once('SIGTERM', stop)
+      // Ready for systemd once a SIGTERM would stop the node cleanly (examples/emergence.service, Type=notify).
+      const { notifySystemdReady } = await import('../../daemon/systemd-notify.ts')
+      await notifySystemdReady(`node ${status.peerId} ready`)
       await daemon.done
       // Everything is closed by now, but libp2p leaves a debounced address update (a 1 s timer) armed at stop:
       // exit without waiting for it, so that `node stop` returns promptly. Unref'd: a clean loop exits first.
@@ -131,6 +155,7 @@ export function registerNodeCommands (program: Command): void {
         `nix paths ${status.nixPaths}`,
         `nix cache ${status.nixCache ?? 'off'}`,
         `registry  ${status.registry ?? 'off'}`,
+        `admin     ${status.admin ?? 'off'}`,
         `nix key   ${status.nixPublicKey}`,
         `served    ${formatBytes(status.servedBytes)}`,
         `received  ${formatBytes(status.receivedBytes)}`,
@@ -169,7 +194,7 @@ export function registerNodeCommands (program: Command): void {
     })
 
   program.command('pull')
-    .description('pull an image from the peers that have it, verifying every piece (needs a running node); a tag the store holds is only completed')
+    .description('pull an image from the peers that have it, verifying every piece (needs a running node); a tag the store holds is only completed; a ref naming a registry of registryUpstreams pulls through from it what no peer has')
     .argument('<ref>', 'name:tag (resolved by trusted peers) or name@sha256:... / sha256:... (no trust needed)')
     .option('--platform <os/arch>', 'platform to pick from a multi-platform index (default: this host)')
     .option('--tag <name:tag>', 'store the image under this ref')
@@ -186,8 +211,9 @@ export function registerNodeCommands (program: Command): void {
         body,
         timeoutMs: 0,
         onEvent: event => { ctx.output.progress(progressLine(event as PullProgress), event) }
-      }) as { ref: string, descriptor: { digest: string }, fetchedBytes: number, fromPeers: Record<string, number> }
+      }) as { ref: string, descriptor: { digest: string }, fetchedBytes: number, fromPeers: Record<string, number>, fromUpstream?: Record<string, number> }
+      const upstream = Object.entries(result.fromUpstream ?? {}).map(([registry, bytes]) => `, ${formatBytes(bytes)} from ${registry}`).join('')
       ctx.output.done()
-      ctx.output.result(result, () => `pulled ${result.ref} ${result.descriptor.digest}: ${formatBytes(result.fetchedBytes)} from ${Object.keys(result.fromPeers).length} peer(s)`)
+      ctx.output.result(result, () => `pulled ${result.ref} ${result.descriptor.digest}: ${formatBytes(result.fetchedBytes)} from ${Object.keys(result.fromPeers).length} peer(s)${upstream}`)
     })
 }

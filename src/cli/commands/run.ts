@@ -38,7 +38,10 @@ function collect (value: string, previous: string[] = []): string[] {
 /** Makes sure the image is in the store: pulls it through the running node when it is not. */
 export async function ensureImage (ctx: CliContext, store: Store, ref: string): Promise<void> {
   try {
-    await store.resolve(ref)
+    const { descriptor } = await store.resolve(ref)
+    // A run counts as a use for the automatic GC (least recently used images go first); a pull records its own.
+    const { recordUse } = await import('../../gc/usage.ts')
+    await recordUse(store, [descriptor.digest])
     return
   } catch (err) {
     if (!(err instanceof RefNotFoundError)) throw err

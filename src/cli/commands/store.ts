@@ -1,7 +1,8 @@
 /** `emergence gc` and `emergence store ...`: garbage collection and integrity checks of the local store. */
 import type { Command } from 'commander'
 import { EmergenceError } from '../../util/errors.ts'
-import { contextOf } from '../context.ts'
+import type { GcPassReport } from '../../gc/pass.ts'
+import { contextOf, type CliContext } from '../context.ts'
 import { formatBytes } from '../output.ts'
 import { parseSeconds } from '../options.ts'
 import { notifyDaemon } from './node.ts'
@@ -13,13 +14,31 @@ export class StoreCorruptError extends EmergenceError {
   }
 }
 
+/** `gc --auto`: one pass of the running node's automatic GC, and what it did. */
+async function autoGc (ctx: CliContext): Promise<void> {
+  const { controlRequest } = await import('../../daemon/control-client.ts')
+  const { socketPath } = await import('../../daemon/socket-path.ts')
+  const report = await controlRequest(socketPath(ctx.dataDir), 'POST', '/v1/gc') as GcPassReport
+  ctx.output.result(report, () => report.reasons.length === 0
+    ? `nothing to do: the store's filesystem is ${Math.round(100 * report.after.used / Math.max(1, report.after.size))}% full, the store holds ${formatBytes(report.after.storeBytes)}`
+    : [
+        `${report.reasons.join(', ')}: evicted ${report.evicted.length} images, removed ${report.removedBlobs} blobs (${formatBytes(report.freedBytes)})`,
+        ...report.evicted.map(e => `  evicted ${e.refs.join(', ')} (last used ${e.lastUsed})`)
+      ].join('\n'))
+}
+
 export function registerStoreCommands (program: Command): void {
   program.command('gc')
     .description('delete blobs that no image ref, pin or in-flight write references, and unpacked layers no container or stored image uses')
     .option('--dry-run', 'only report what would be deleted')
     .option('--grace <seconds>', 'keep blobs written less than this many seconds ago', parseSeconds, 60)
-    .action(async (options: { dryRun?: boolean, grace: number }, command: Command) => {
+    .option('--auto', 'ask the running node for a pass of its automatic GC now: it frees space only past a watermark or the size cap, least recently used images first (docs/operations.md)')
+    .action(async (options: { dryRun?: boolean, grace: number, auto?: boolean }, command: Command) => {
       const ctx = contextOf(command)
+      if (options.auto === true) {
+        await autoGc(ctx)
+        return
+      }
       const store = await ctx.openStore()
       const result = await store.gc({ dryRun: options.dryRun === true, graceMs: options.grace * 1000 })
       if (options.dryRun !== true) await notifyDaemon(ctx, '/v1/withdraw', result.removed.map(r => r.digest))
