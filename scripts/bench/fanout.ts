@@ -4,13 +4,17 @@
  * BitTorrent swarm (opentracker + aria2c) on the same kind of hosts (anchors/). Prints wall times, the ratio to
  * the ideal swarm time S/B, and the first holder's upload as a multiple of the image size. Run as root:
  *
- *   node scripts/bench/fanout.ts [N=8] [RATE=200mbit] [SIZE_MiB=64] [--no-anchors] [--logs=DIR]
+ *   node scripts/bench/fanout.ts [N=8] [RATE=200mbit] [SIZE_MiB=64] [--no-anchors] [--logs=DIR] [--json=FILE] [--profile=DIR]
+ *   node scripts/bench/fanout.ts --hosts=4,8,16 200mbit 64 --json=fanout.json   # a sweep over N, one row per N
  *
- * `--logs=DIR` writes every daemon's stderr to DIR/h<i>.log (set EMERGENCE_LOG=debug for details).
+ * `--profile=DIR` writes a CPU profile (`node --cpu-prof`) of the first receiving daemon into DIR.
+ * `--logs=DIR` writes every daemon's stderr to DIR/h<i>.log (set EMERGENCE_LOG=debug for details); `--json=FILE`
+ * appends one JSON line per N (the input of scripts/bench/plot-fanout.ts). The hosts are network namespaces named
+ * `embnfh<i>`, removed at the end even when a run fails.
  */
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
+import { appendFileSync, createWriteStream } from 'node:fs'
 import { mkdtemp, rm, writeFile, chmod, mkdir } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -19,7 +23,9 @@ import { cpuSeconds, settle } from '../lib/idle.ts'
 
 const HERE = dirname(import.meta.filename)
 const LIB = join(HERE, 'anchors', 'netns-lib.sh')
-const PFX = 'emf'
+const PFX = 'embnf'
+/** Seventeen daemons starting at once on two loaded cores take longer than the default 30 s. */
+const START_TIMEOUT_MS = 180_000
 
 function sh (script: string): string {
   const result = spawnSync('bash', ['-c', `PFX=${PFX}; source ${LIB}; ${script}`], { encoding: 'utf8' })
@@ -31,7 +37,7 @@ const hostIp = (i: number): string => `198.18.0.${i + 1}`
 const wrap = (i: number): string[] => ['ip', 'netns', 'exec', `${PFX}h${i}`]
 
 function anchor (script: string, n: number, rate: string, mb: number): number | undefined {
-  const result = spawnSync('bash', [join(HERE, 'anchors', script), String(n), rate, String(mb)], { encoding: 'utf8', timeout: 600_000 })
+  const result = spawnSync('bash', [join(HERE, 'anchors', script), String(n), rate, String(mb)], { encoding: 'utf8', timeout: 900_000, env: { ...process.env, PFX } })
   const wall = /wall=([\d.]+)s/.exec(result.stdout)?.[1]
   if (wall === undefined) process.stderr.write(`${script} failed: ${result.stdout}${result.stderr}\n`)
   return wall !== undefined ? Number(wall) : undefined
@@ -80,14 +86,16 @@ async function emergenceFanout (n: number, mb: number, work: string, logs: strin
   const layout = await buildImage(work, mb)
   const nodes: ClusterNode[] = []
   try {
-    const seed = await startNode({ dataDir: join(work, 'h1'), listen: `/ip4/${hostIp(1)}/tcp/7701`, wrap: wrap(1) })
+    const seed = await startNode({ dataDir: join(work, 'h1'), listen: `/ip4/${hostIp(1)}/tcp/7701`, wrap: wrap(1), timeoutMs: START_TIMEOUT_MS })
     nodes.push(seed)
     keepLog(seed, logs, 'h1')
     const imported = await seed.cli(['image', 'import', `${layout}:t`, '--name', 'bench/fanout:1'], { json: true })
     if (imported.status !== 0) throw new Error(`import failed: ${imported.stderr}`)
     const imageBytes = (JSON.parse(imported.stdout) as Array<{ bytesWritten: number }>)[0]?.bytesWritten ?? 0
+    const profile = process.argv.find(a => a.startsWith('--profile='))?.slice('--profile='.length)
     const receivers = await Promise.all(Array.from({ length: n }, async (_, k) => await startNode({
-      dataDir: join(work, `h${k + 2}`), listen: `/ip4/${hostIp(k + 2)}/tcp/7701`, wrap: wrap(k + 2), bootstrap: [seed.address], trusted: [seed.peerId]
+      ...(profile !== undefined && k === 0 ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profile}` } } : {}),
+      dataDir: join(work, `h${k + 2}`), listen: `/ip4/${hostIp(k + 2)}/tcp/7701`, wrap: wrap(k + 2), bootstrap: [seed.address], trusted: [seed.peerId], timeoutMs: START_TIMEOUT_MS
     })))
     nodes.push(...receivers)
     receivers.forEach((node, k) => { keepLog(node, logs, `h${k + 2}`) })
@@ -126,14 +134,33 @@ async function seconds (fn: () => Promise<unknown>): Promise<number> {
   return (performance.now() - start) / 1000
 }
 
-async function main (): Promise<void> {
-  const args = process.argv.slice(2).filter(a => !a.startsWith('--'))
-  const anchors = !process.argv.includes('--no-anchors')
-  const logs = process.argv.find(a => a.startsWith('--logs='))?.slice('--logs='.length)
-  if (logs !== undefined) await mkdir(logs, { recursive: true })
-  const n = Number(args[0] ?? 8)
-  const rate = args[1] ?? '200mbit'
-  const mb = Number(args[2] ?? 64)
+interface SweepRow {
+  n: number
+  rate: string
+  mb: number
+  ideal: number
+  /** Absent when the Emergence run failed (`failed` says why). */
+  emergence?: number
+  failed?: string
+  registry: number | undefined
+  torrent: number | undefined
+  seedUpload?: number
+  each?: number[]
+  daemonCpu?: number[]
+  moved?: number
+  load: number
+}
+
+function report (n: number, ours: FanoutResult, load: number): void {
+  const median = ours.each[Math.floor(ours.each.length / 2)] ?? 0
+  console.log(`\nemergence: each pull finished after ${ours.each.map(s => s.toFixed(1)).join(', ')} s (median ${median.toFixed(1)} s); ` +
+    `starting the CLI (\`emergence node status\`) takes ${ours.cliStart.toFixed(2)} s of each; ` +
+    `daemons' CPU during the pulls: ${ours.daemonCpu.map(s => s.toFixed(1)).join(', ')} s (first holder first); ` +
+    `bytes served in all: ${(ours.moved / (n * ours.imageBytes)).toFixed(2)}x what the ${n} pulls needed; ` +
+    `peers connected at the start: ${ours.peersAtStart.join(', ')}; load average ${load.toFixed(2)}`)
+}
+
+async function fanoutOnce (n: number, rate: string, mb: number, anchors: boolean, logs: string | undefined): Promise<SweepRow> {
   const bytesPerSecond = Number(rate.replace('mbit', '')) * 1e6 / 8
   const ideal = mb * 1024 * 1024 / bytesPerSecond
   const work = await mkdtemp(join(tmpdir(), 'emergence-fanout-'))
@@ -141,7 +168,8 @@ async function main (): Promise<void> {
   try {
     sh('hosts_down')
     sh(`hosts_up ${n + 1} ${rate}`)
-    const ours = await emergenceFanout(n, mb, work, logs)
+    // A failed Emergence run (a pull timing out on an overloaded machine, say) is reported; the baselines still run.
+    const ours = await emergenceFanout(n, mb, work, logs).catch((err: unknown) => err instanceof Error ? err : new Error(String(err)))
     sh('hosts_down')
     const registry = anchors ? anchor('registry-fanout.sh', n, rate, mb) : undefined
     const torrent = anchors ? anchor('torrent-fanout.sh', n, rate, mb) : undefined
@@ -150,18 +178,45 @@ async function main (): Promise<void> {
     console.log(`\nfan-out of a ${mb} MiB image to N=${n} hosts, every host capped at ${rate} each way; ideal swarm S/B = ${ideal.toFixed(1)} s\n`)
     console.log('| system | wall s | vs ideal S/B | vs BitTorrent | first holder upload / image |')
     console.log('|---|---|---|---|---|')
-    console.log(row('emergence', ours.wall, `${(ours.seedUpload / ours.imageBytes).toFixed(2)}x`))
+    const ok = ours instanceof Error ? undefined : ours
+    console.log(row('emergence', ok?.wall, ok !== undefined ? `${(ok.seedUpload / ok.imageBytes).toFixed(2)}x` : 'failed'))
     console.log(row('docker-registry + skopeo', registry))
     console.log(row('BitTorrent (opentracker + aria2c)', torrent))
-    const median = ours.each[Math.floor(ours.each.length / 2)] ?? 0
-    console.log(`\nemergence: each pull finished after ${ours.each.map(s => s.toFixed(1)).join(', ')} s (median ${median.toFixed(1)} s); ` +
-      `starting the CLI (\`emergence node status\`) takes ${ours.cliStart.toFixed(2)} s of each; ` +
-      `daemons' CPU during the pulls: ${ours.daemonCpu.map(s => s.toFixed(1)).join(', ')} s (first holder first); ` +
-      `bytes served in all: ${(ours.moved / (n * ours.imageBytes)).toFixed(2)}x what the ${n} pulls needed; ` +
-      `peers connected at the start: ${ours.peersAtStart.join(', ')}; load average ${loadavg()[0]?.toFixed(2)}`)
+    const load = loadavg()[0] ?? 0
+    if (ok !== undefined) report(n, ok, load)
+    else console.log(`\nemergence failed: ${(ours as Error).message}; load average ${load.toFixed(2)}`)
+    return {
+      n, rate, mb, ideal, registry, torrent, load,
+      ...(ok !== undefined
+        ? { emergence: ok.wall, seedUpload: ok.seedUpload / ok.imageBytes, each: ok.each, daemonCpu: ok.daemonCpu, moved: ok.moved / (n * ok.imageBytes) }
+        : { failed: (ours as Error).message })
+    }
   } finally {
     sh('hosts_down')
     await rm(work, { recursive: true, force: true })
+  }
+}
+
+async function main (): Promise<void> {
+  const args = process.argv.slice(2).filter(a => !a.startsWith('--'))
+  const flag = (name: string): string | undefined => process.argv.find(a => a.startsWith(`--${name}=`))?.slice(name.length + 3)
+  const anchors = !process.argv.includes('--no-anchors')
+  const logs = flag('logs')
+  const json = flag('json')
+  if (logs !== undefined) await mkdir(logs, { recursive: true })
+  const hosts = flag('hosts')
+  const sweep = (hosts ?? args.shift() ?? '8').split(',').map(Number)
+  const rate = args[0] ?? '200mbit'
+  const mb = Number(args[1] ?? 64)
+  if (sweep.some(n => !Number.isInteger(n) || n < 1) || !Number.isFinite(mb) || !/^\d+mbit$/.test(rate)) {
+    throw new Error('usage: fanout.ts [N|--hosts=N,N,...] [RATE e.g. 200mbit] [SIZE_MiB]')
+  }
+  for (const n of sweep) {
+    if (logs !== undefined) await mkdir(join(logs, `n${n}`), { recursive: true })
+    // One N failing (a pull that timed out on an overloaded machine, say) does not stop the sweep.
+    const row = await fanoutOnce(n, rate, mb, anchors, logs !== undefined ? join(logs, `n${n}`) : undefined)
+      .catch((err: unknown) => { console.log(`\nN=${n}: failed: ${err instanceof Error ? err.message : String(err)}`) })
+    if (json !== undefined && row !== undefined) appendFileSync(json, JSON.stringify(row) + '\n')
   }
 }
 

@@ -4,7 +4,8 @@
  * 2. with trusted keys, refuse the pull unless every missing path's record is signed by one, before any NAR moves;
  * 3. pull the missing NARs, a few at a time, dependencies first, from every peer that has them (each NAR is a blob
  *    whose digest is its narHash, so the exchange's digest check is the narHash check);
- * 4. stream them into `nix-store --import` as they complete (LocalNix.importPaths checks narHash/narSize again);
+ * 4. hand them to LocalNix.importPaths as they complete (restored and registered, or `nix-store --import`); a
+ *    NAR this pull verified is not hashed again;
  * 5. set the refs of the records whose NARs are now held, so this node serves them onward.
  * A NAR that cannot be fetched stops the import before that path: the paths imported so far are whole closures
  * of their own (dependencies go first), so the Nix store stays consistent.
@@ -49,7 +50,7 @@ export interface NixPullResult {
 
 type Done = Omit<NixPullResult, 'root' | 'progress'>
 
-/** Bytes read from the blob store and written to `nix-store --import` at a time. */
+/** Bytes read from the blob store and handed to the import at a time. */
 const IMPORT_CHUNK = 1024 * 1024
 
 /** What every NAR pull of one closure pull shares. */
@@ -89,13 +90,19 @@ function startPulls (ctx: FetchContext, records: readonly PathRecord[], discover
  * against narHash a moment ago (its blob digest is the narHash, and the store wrote it only after the check), so
  * it is not hashed again; one the store held before the pull is checked on its way to Nix.
  */
-async function * narOnceHeld (ctx: FetchContext, record: PathRecord, pull: Promise<NetworkPullResult> | undefined, buffer: Uint8Array,
+async function * narOnceHeld (ctx: FetchContext, record: PathRecord, pull: Promise<NetworkPullResult> | undefined, buffers: Buffer[],
   tracker: NixPullTracker): AsyncGenerator<Uint8Array> {
   const result = await pull
-  // One buffer for every NAR: the import writes each chunk out before it asks for the next (process.ts).
-  const read = readThrough(ctx.store.paths.blob(record.nar.digest), buffer)
-  if (result === undefined || result.alreadyPresent) yield * verifyNarStream(read, record.info)
-  else yield * read
+  // A few reused buffers for all the NARs: the import writes each chunk out (or copies it) before it asks for the
+  // next (process.ts, nar-restore.ts), and restores run a few at once, each with a buffer of its own.
+  const buffer = buffers.pop() ?? Buffer.allocUnsafe(IMPORT_CHUNK)
+  try {
+    const read = readThrough(ctx.store.paths.blob(record.nar.digest), buffer)
+    if (result === undefined || result.alreadyPresent) yield * verifyNarStream(read, record.info)
+    else yield * read
+  } finally {
+    buffers.push(buffer)
+  }
   tracker.pathDone()
 }
 
@@ -137,8 +144,8 @@ async function fetchAndImport (ctx: FetchContext, missing: readonly PathRecord[]
   tracker: NixPullTracker): Promise<{ imported: StorePath[], results: NetworkPullResult[] }> {
   const keys = [...ctx.trustedKeys, ...(options.trustedKeys ?? [])]
   const pulls = startPulls(ctx, missing, discovery, run, options.concurrency ?? 16, tracker)
-  const buffer = Buffer.allocUnsafe(IMPORT_CHUNK)
-  const items: ExportItem[] = missing.map(record => ({ info: record.info, verified: true, nar: () => narOnceHeld(ctx, record, pulls.get(record.info.path), buffer, tracker) }))
+  const buffers: Buffer[] = []
+  const items: ExportItem[] = missing.map(record => ({ info: record.info, verified: true, nar: () => narOnceHeld(ctx, record, pulls.get(record.info.path), buffers, tracker) }))
   const imported = await ctx.nix.importPaths(items, { signal: run.signal, ...(keys.length > 0 ? { trustedKeys: keys } : {}) })
   return { imported, results: await Promise.all(pulls.values()) }
 }

@@ -14,7 +14,10 @@ export const EXPORT_MAGIC = 0x4558494e
 
 export interface ExportItem {
   info: PathInfo
-  /** Opens the NAR of `info.path`; called once, when the item's turn comes. */
+  /**
+   * Opens the NAR of `info.path`; called once, when the item's turn comes. Every import writes out or copies a
+   * chunk before it asks for the next, so the source may reuse one buffer for all its chunks.
+   */
   nar: () => AsyncIterable<Uint8Array>
   /**
    * `nar()` checks the bytes against narHash and narSize itself (or yields bytes this process has just verified

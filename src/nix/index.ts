@@ -6,7 +6,8 @@
  * - `nar-writer.ts` (`dumpNar`, bytes equal to `nix-store --dump`), `nar-reader.ts` (`parseNar`, refuses hostile
  *   archives), `nar-restore.ts` (`restoreNar`, all or nothing), `nar-hash.ts` (narHash/narSize while streaming).
  * - `narinfo.ts`, `signing.ts`, `key-files.ts`: narinfo documents and ed25519 signatures Nix accepts.
- * - `local-nix.ts`: the local store through Nix's CLI (queries, closures, `--import`, chroot stores via `--store`).
+ * - `local-nix.ts`: the local store through Nix's CLI (queries, closures, chroot stores via `--store`); imports
+ *   through `store-restore.ts` (restored by `restoreNar`, registered with the known hashes) or `--import`.
  * - `path-source.ts` + `binary-cache.ts`: an HTTP binary cache over a pluggable PathSource.
  * - Over the network (docs/nix.md): `path-record.ts` (NARs as blobs named by their narHash, path records and
  *   closure records as OCI artifacts, refs `nix/<hashPart>:info|closure`), `record-store.ts`, `share.ts`
@@ -48,6 +49,7 @@ export * from './signing.ts'
 export * from './key-files.ts'
 export * from './export-format.ts'
 export * from './process.ts'
+export * from './store-restore.ts'
 export * from './local-nix.ts'
 export * from './path-source.ts'
 export * from './binary-cache.ts'

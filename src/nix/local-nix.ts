@@ -14,15 +14,14 @@
  * - Child processes: at most `maxProcesses` Nix commands run at once per LocalNix (the rest wait in order), so
  *   that requests to the binary cache, each of which asks Nix a question or two, cannot fork without bound. An
  *   import holds its slot for as long as it runs.
- * - Importing: `nix-store [--store DIR] --import` fed the export stream (export-format.ts), dependencies first.
- *   Nix registers each path only after reading its whole NAR and trailer, computes narHash/narSize from the NAR
- *   itself, records the references and deriver we give, and checks no signature. So `importPaths` checks the
- *   signatures first (when given trusted keys) and every NAR against the expected narHash/narSize while streaming:
- *   a mismatch kills the import before that path's trailer. Caveat: Nix 2.8 holds each NAR of an import in its
- *   own memory until the path is added (export-import.cc). The alternatives were weighed:
- *   `nix-store --restore` ignores `--store` (it writes wherever it is told) and needs a separate
- *   `--register-validity`, which is not atomic with the restore; substituting from our binary cache
- *   (`nix copy --from http://...`) works too and is what the integration tests exercise for the HTTP side.
+ * - Importing (docs/nix.md "Importing"): as root on a store we may write (store-restore.ts), each NAR is restored
+ *   by our own restorer at its store path and the paths are registered with `nix-store --load-db` with the
+ *   narHash/narSize we checked, so Nix hashes nothing again. Otherwise (not root, or a daemon's store) by
+ *   `nix-store [--store DIR] --import` fed the export stream (export-format.ts), dependencies first; Nix
+ *   registers each path only after reading its whole NAR and trailer, hashes it itself, and holds each NAR in
+ *   memory until the path is added (Nix 2.8, export-import.cc). Either way `importPaths` checks the signatures
+ *   first (when given trusted keys) and every NAR not marked `verified` against the expected narHash/narSize while
+ *   it streams: a mismatch stops that path before it is registered.
  */
 import { lstat, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -41,6 +40,8 @@ import type { PathInfo } from './path-info.ts'
 import { runCommand, streamCommand } from './process.ts'
 import { assertSignedBy } from './signing.ts'
 import type { PublicKey } from './signing.ts'
+import { defaultImportMethod, restoreLock, restorePaths } from './store-restore.ts'
+import type { ImportMethod } from './store-restore.ts'
 import { STORE_DIR, isHashPart, parseStorePath } from './store-path.ts'
 import type { StorePath } from './store-path.ts'
 
@@ -57,6 +58,8 @@ export interface LocalNixInit {
   timeoutMs?: number
   /** Nix commands run at once; more wait for a slot. @default 4 */
   maxProcesses?: number
+  /** How `importPaths` adds paths. @default 'restore' as root on a store without a daemon, else 'import' */
+  importMethod?: ImportMethod
   logger?: Logger
 }
 
@@ -111,6 +114,8 @@ export class LocalNix {
   readonly storeRoot: string | undefined
   /** The directory that holds the store paths' files (`/nix/store`, or `DIR/nix/store` for a chroot store). */
   readonly realStoreDir: string
+  /** How `importPaths` adds paths (store-restore.ts). */
+  readonly importMethod: ImportMethod
   readonly #nixStore: string
   readonly #nix: string
   readonly #env: NodeJS.ProcessEnv | undefined
@@ -128,6 +133,7 @@ export class LocalNix {
     this.#timeoutMs = init.timeoutMs
     this.#logger = init.logger ?? silentLogger
     this.#processes = new Semaphore(init.maxProcesses ?? DEFAULT_MAX_NIX_PROCESSES)
+    this.importMethod = init.importMethod ?? defaultImportMethod(init.storeRoot, init.env ?? process.env)
   }
 
   /** Nix commands running now, and how many wait for a slot. */
@@ -264,13 +270,20 @@ export class LocalNix {
   }
 
   /**
-   * Imports paths into this store with `nix-store --import`, dependencies first, skipping those already valid.
+   * Imports paths into this store (restored and registered, or `nix-store --import`: `importMethod`),
+   * dependencies first, skipping those already valid.
    * Every reference must be imported too or be valid already (MissingReferenceError before anything is sent).
    * Each NAR is checked against its narHash/narSize while streaming (NarHashMismatchError / NarSizeMismatchError;
-   * the path is then not registered, earlier paths of the same call stay). Returns the paths imported.
+   * the path is then not registered; paths of the same call whose closures are whole may stay). Returns the
+   * paths imported.
    */
   async importPaths (items: readonly ExportItem[], options: ImportOptions = {}): Promise<StorePath[]> {
     for (const item of items) if (options.trustedKeys !== undefined) assertSignedBy(item.info, options.trustedKeys)
+    if (this.importMethod === 'import') return await this.#importChecked(items, options)
+    return await restoreLock(this.realStoreDir).run(async () => await this.#importChecked(items, options), options.signal)
+  }
+
+  async #importChecked (items: readonly ExportItem[], options: NixCallOptions): Promise<StorePath[]> {
     const present = await this.validPaths(items.map(i => i.info.path), options)
     const todo = items.filter(i => !present.has(i.info.path))
     if (todo.length === 0) return []
@@ -283,6 +296,13 @@ export class LocalNix {
     }
     const ordered = sortByDependencies(todo.map(item => ({ ...item, path: item.info.path, references: item.info.references })))
     const signal = options.signal === undefined ? {} : { signal: options.signal }
+    if (this.importMethod === 'restore') {
+      const register = async (text: string, registerSignal?: AbortSignal): Promise<void> => {
+        const stdin = (async function * () { yield Buffer.from(text) })()
+        await this.#run(this.#nixStore, [...this.#storeArgs(), '--load-db'], { stdin, ...(registerSignal !== undefined ? { signal: registerSignal } : {}) })
+      }
+      return await restorePaths({ realStoreDir: this.realStoreDir, register }, ordered, options.signal)
+    }
     await this.#run(this.#nixStore, [...this.#storeArgs(), '--import'], { ...signal, stdin: exportStream(ordered) })
     return ordered.map(item => item.info.path)
   }

@@ -104,6 +104,36 @@ test('restore(dump(tree)) dumps to the same bytes, whatever the chunking', async
   assert.deepEqual((await readdir(dir)).sort(), ['copy-3', 'copy-65536', 'copy-7', 'tree'])
 })
 
+/** Yields `bytes` in pieces of `size` through one buffer, overwritten for every piece (as readThrough does). */
+async function * reusing (bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
+  const buffer = Buffer.alloc(size)
+  for (let i = 0; i < bytes.length; i += size) {
+    const piece = bytes.subarray(i, i + size)
+    buffer.set(piece)
+    yield buffer.subarray(0, piece.length)
+    buffer.fill(0xee)
+  }
+}
+
+test('restore takes a source that reuses one buffer for every chunk, and canonical metadata on request', async (t) => {
+  const dir = await tempDir(t)
+  await makeTree(join(dir, 'tree'))
+  await writeFile(join(dir, 'tree', 'big'), Buffer.alloc(700_000, 3))
+  const nar = await collect(dumpNar(join(dir, 'tree')))
+  for (const size of [5, 4096, 300_000, 1 << 20]) {
+    const target = join(dir, `copy-${size}`)
+    await restoreNar(reusing(nar, size), target, { canonical: true })
+    assert.deepEqual(await collect(dumpNar(target)), nar, `chunks of ${size}`)
+  }
+  const copy = join(dir, 'copy-5')
+  for (const [name, mode] of [['.', 0o555], ['bin', 0o555], ['bin/tool', 0o555], ['data', 0o444], ['empty', 0o555]] as const) {
+    const st = await lstat(join(copy, name))
+    assert.equal(st.mode & 0o7777, mode, name)
+    assert.equal(Math.floor(st.mtimeMs / 1000), 1, name)
+  }
+  assert.equal(Math.floor((await lstat(join(copy, 'link-in'))).mtimeMs / 1000), 1)
+})
+
 test('a NAR of a single file or a symlink restores to a file or a symlink', async (t) => {
   const dir = await tempDir(t)
   await writeFile(join(dir, 'f'), 'content')
