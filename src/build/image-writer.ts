@@ -1,7 +1,7 @@
 /**
- * The config and manifest of a built image (image-spec config.md, manifest.md), written after its layers and
- * tagged last, inside the build's transaction: on any failure the ref is not set and the blobs the build added
- * are removed again (image/transaction.ts). A base image's layers are referenced by their descriptors, never
+ * The config and manifest of a built image (docs/formats.md "Manifests, indexes and configs"), written after its
+ * layers and tagged last, inside the build's transaction: on any failure the ref is not set and the blobs the build
+ * added are removed again (image/transaction.ts). A base image's layers are referenced by their descriptors, never
  * copied; its config is kept as it was read, with our fields overlaid.
  */
 import { digestOf, type Digest } from '../oci/digest.ts'

@@ -1,6 +1,6 @@
 /**
- * Building images into the store (image-spec manifest.md, config.md, layer.md): no daemon, no root, and the
- * same inputs give the same bytes.
+ * Building images into the store (docs/formats.md "Manifests, indexes and configs", "OCI layers"): no daemon, no
+ * root, and the same inputs give the same bytes.
  *
  * - `buildImage`: a base (a store ref, a `docker://` registry image imported when missing, or `scratch`) plus one
  *   layer per added directory or tar, config settings overlaid on the base's. The base's layers are referenced

@@ -1,6 +1,6 @@
 /**
- * The entries of one stored layer, in tar order (image-spec layer.md): blob file -> digest and size check ->
- * decompression by media type -> diff_id check (image-spec config.md) -> tar parser. Both checks end with the
+ * The entries of one stored layer, in tar order (docs/formats.md "OCI layers"): blob file -> digest and size check ->
+ * decompression by media type -> diff_id check -> tar parser. Both checks end with the
  * stream, so a mismatch fails the read after its entries were seen: squash reads every layer twice and keeps
  * what it wrote only when every read ended verified.
  */

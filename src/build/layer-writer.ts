@@ -1,5 +1,5 @@
 /**
- * One layer blob: a tar written by `fill` into a tar-stream pack -> diff_id hashed (image-spec config.md: the
+ * One layer blob: a tar written by `fill` into a tar-stream pack -> diff_id hashed (docs/formats.md "OCI layers": the
  * sha256 of the uncompressed tar) -> deterministic compression -> the store's verified blob write, under the
  * build's transaction lease. Compression settings are fixed, so the same tar gives the same blob: gzip at level 6
  * with node:zlib's header (no file name, mtime 0), zstd at level 3 on one thread.

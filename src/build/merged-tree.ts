@@ -1,7 +1,8 @@
 /**
  * The rootfs an image's layers make, built from their tar headers alone (no file is written): what `image
  * squash` writes as one layer. Each entry is applied as the runner's unpacker applies it to a disk
- * (runner/layer-apply.ts, umoci's semantics, image-spec layer.md), so the squashed layer unpacks to the same tree:
+ * (runner/layer-apply.ts, umoci's semantics, docs/formats.md "OCI layers"), so the squashed layer unpacks to the
+ * same tree:
  * - names are cleaned and their parent resolved through the symlinks of the tree, inside the root;
  * - `.wh.<name>` removes `<name>` and `.wh..wh..opq` empties its directory, of what lower layers put there only
  *   (paths this layer wrote, and their ancestors, stay);

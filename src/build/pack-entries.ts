@@ -1,5 +1,5 @@
 /**
- * Entries into a tar-stream pack, the way every layer of a build is written (image-spec layer.md): names
+ * Entries into a tar-stream pack, the way every layer of a build is written (docs/formats.md "OCI layers"): names
  * relative to the rootfs (no leading `/`, directories with a trailing `/`), owner and mtime given by the build,
  * modes kept. Nothing here chooses an order: callers add entries sorted, so the same input gives the same tar.
  */

@@ -1,6 +1,6 @@
 /**
- * What a build sets in the image config (image-spec config.md `config`), the build's clock, and the owner of
- * every entry. Values come parsed from the CLI; `applySettings` overlays them on a base config.
+ * What a build sets in the image config (docs/formats.md "Manifests, indexes and configs"), the build's clock, and
+ * the owner of every entry. Values come parsed from the CLI; `applySettings` overlays them on a base config.
  */
 import { BuildOptionError } from './errors.ts'
 

@@ -22,7 +22,7 @@ export function buildProgram (): Command {
     .version('0.1.0')
     .option('--data-dir <dir>', `data directory (default: $${DATA_DIR_ENV}, else $XDG_DATA_HOME/emergence, else ~/.local/share/emergence)`)
     .option('--json', 'print results as JSON')
-    .addOption(new Option('--log-level <level>', `log level on stderr (default: $${LOG_ENV}, else warn)`).choices(LOG_LEVELS))
+    .addOption(new Option('--log-level <level>', `log level on stderr (default: $${LOG_ENV}, else the node's logLevel, else warn)`).choices(LOG_LEVELS))
     // Usage errors print like every other failure (output.ts reportError): one `emergence: error:` line.
     .configureOutput({
       outputError: (text, write) => { write(`emergence: error: ${text.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (run with --help for usage)\n`) }

@@ -7,3 +7,8 @@ export function parseSeconds (value: string): number {
   if (value.trim() === '' || !Number.isFinite(seconds) || seconds < 0) throw new InvalidArgumentError('expected a number of seconds (0 or more)')
   return seconds
 }
+
+/** A comma-separated option value, added to what earlier uses of the option gave (commander's collector). */
+export function splitList (value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map(s => s.trim()).filter(s => s !== '')]
+}

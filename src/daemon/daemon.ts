@@ -15,6 +15,7 @@ import { isDigest, type Digest } from '../oci/digest.ts'
 import { storeRoot } from '../store/paths.ts'
 import { Store } from '../store/store.ts'
 import { EmergenceError } from '../util/errors.ts'
+import { portInUse } from './errors.ts'
 import { createLogger, type Logger } from '../util/logger.ts'
 import type { NodeConfig } from './config.ts'
 import { assertNoDaemon, startControlServer, stopControlServer, type Routes } from './control-server.ts'
@@ -125,7 +126,7 @@ export class Daemon {
       ...(config.downloadLimit > 0 ? { downloadRate: config.downloadLimit } : {}),
       metricsRegistry: admin.metrics.registry,
       logger: createLogger('p2p')
-    }).catch(closeAdmin)
+    }).catch(async err => await closeAdmin(config.lanePort === 'off' ? err : portInUse(err, 'the data lane', `port ${config.lanePort}`, '--lane-port', 'lanePort')))
     let nix: NixService
     try {
       nix = await NixService.start(config, store, p2p)

@@ -20,7 +20,7 @@ import { EmergenceError, isErrno } from '../util/errors.ts'
 import { createLogger, type Logger } from '../util/logger.ts'
 import { DEFAULT_NIX_CACHE, parseListenAddress, type NodeConfig } from './config.ts'
 import type { Routes } from './control-server.ts'
-import { InvalidConfigError } from './errors.ts'
+import { InvalidConfigError, portInUse } from './errors.ts'
 import { eventsOf } from './events.ts'
 
 export interface NixStatus {
@@ -132,7 +132,7 @@ export class NixService {
         logger.warn(`the Nix binary cache is off: ${DEFAULT_NIX_CACHE} is in use (set nixCache to another host:port)`)
         return undefined
       }
-      throw err
+      throw portInUse(err, 'the Nix binary cache', this.config.nixCache, '--nix-cache', 'nixCache')
     }
   }
 

@@ -6,6 +6,7 @@ import type { P2P } from '../p2p/service.ts'
 import type { PeerFetcher, PullThrough, RegistryMirror } from '../registry/index.ts'
 import type { Store } from '../store/store.ts'
 import { isErrno } from '../util/errors.ts'
+import { portInUse } from './errors.ts'
 import { createLogger, type Logger } from '../util/logger.ts'
 import { DEFAULT_REGISTRY, parseListenAddress, type NodeConfig } from './config.ts'
 
@@ -24,7 +25,7 @@ export async function startRegistry (config: NodeConfig, store: Store, p2p: P2P,
       logger.warn(`the registry mirror is off: ${DEFAULT_REGISTRY} is in use (set registry to another host:port)`)
       return undefined
     }
-    throw err
+    throw portInUse(err, 'the registry mirror', config.registry, '--registry', 'registry')
   }
 }
 

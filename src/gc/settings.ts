@@ -1,5 +1,5 @@
 /**
- * The automatic GC's settings as an operator writes them (docs/configuration.md "Automatic GC"): watermarks as
+ * The automatic GC's settings as an operator writes them (docs/operations.md "Automatic GC"): watermarks as
  * percentages of the store's filesystem (`90%`), a store size (`50GiB`, `500M`), an interval (`5m`, `30s`).
  */
 import { InvalidGcSettingError } from './errors.ts'
@@ -12,10 +12,10 @@ export const DEFAULT_GC_INTERVAL = 5 * 60
 const SIZE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }
 const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600 }
 
-/** `90%` -> 0.9; a number is already a fraction (0-1]. A watermark above 0% and at most 100%. */
+/** `90%` -> 0.9; a bare number (`0.9`, from a file, a variable or a flag) is already a fraction (0-1]. */
 export function parsePercent (value: string | number): number {
-  const match = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(value) : null
-  const fraction = typeof value === 'number' ? value : Number(match?.[1]) / 100
+  const match = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(value) : null
+  const fraction = typeof value === 'number' ? value : Number(match?.[1]) / (match?.[2] === '%' ? 100 : 1)
   if (!Number.isFinite(fraction) || fraction <= 0 || fraction > 1) {
     throw new InvalidGcSettingError(`invalid percentage ${JSON.stringify(value)}: use a share of the disk, e.g. 90%`)
   }

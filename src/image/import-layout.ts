@@ -1,5 +1,5 @@
 /**
- * `image import <dir>[:ref]`: copies images from an OCI image layout directory (image-spec image-layout.md)
+ * `image import <dir>[:ref]`: copies images from an OCI image layout directory (docs/formats.md "OCI image layout")
  * into the store. The whole graph is checked first (every blob present with the right size, every manifest
  * valid); then blobs are copied, each verified against its digest while streaming; refs are written last.
  */

@@ -1,6 +1,6 @@
 /**
- * Digests as image-spec descriptor.md#digests defines them: `algorithm:encoded`. We accept sha256 (64 hex) and
- * sha512 (128 hex), lower case only, and nothing that could escape a path (`/`, `..`).
+ * Digests as docs/formats.md "Digests and descriptors" describes them: `algorithm:encoded`. We accept sha256 (64 hex)
+ * and sha512 (128 hex), lower case only, and nothing that could escape a path (`/`, `..`).
  */
 import { createHash } from 'node:crypto'
 import { InvalidDigestError } from './errors.ts'

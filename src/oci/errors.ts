@@ -1,7 +1,7 @@
 /** Errors raised while parsing and validating OCI data (image-spec). */
 import { EmergenceError } from '../util/errors.ts'
 
-/** A digest string that breaks the grammar of image-spec descriptor.md#digests. */
+/** A digest string that breaks the digest grammar (docs/formats.md "Digests and descriptors"). */
 export class InvalidDigestError extends EmergenceError {
   constructor (digest: string) {
     super(`invalid digest ${JSON.stringify(digest.slice(0, 100))}: expected sha256:<64 lower-case hex> or sha512:<128 lower-case hex>`, { code: 'DIGEST_INVALID' })

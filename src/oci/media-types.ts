@@ -1,4 +1,7 @@
-/** Media types of image-spec media-types.md and their Docker schema 2 equivalents, which appear in the wild. */
+/**
+ * OCI media types and their Docker schema 2 equivalents, which appear in the wild
+ * (docs/formats.md "Manifests, indexes and configs").
+ */
 export const MEDIA_TYPE = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',

@@ -1,4 +1,4 @@
-/** Platform selection in an image index (image-spec image-index.md#platform-variants). */
+/** Platform selection in an image index (docs/formats.md "Manifests, indexes and configs"). */
 import { arch } from 'node:process'
 import { NoMatchingPlatformError } from './errors.ts'
 import type { Descriptor, Platform } from './types.ts'

@@ -1,7 +1,7 @@
 /**
- * Image references as distribution-spec spec.md#pulling-manifests names them: `name[:tag][@digest]`.
- * The store keeps tags as `name:tag` in the `org.opencontainers.image.ref.name` annotation (image-spec
- * annotations.md), a form that skopeo's `oci:<dir>:<ref>` transport reads back.
+ * Image references as docs/formats.md "References" describes them: `name[:tag][@digest]`.
+ * The store keeps tags as `name:tag` in the `org.opencontainers.image.ref.name` annotation (docs/formats.md
+ * "OCI image layout"), a form that skopeo's `oci:<dir>:<ref>` transport reads back.
  */
 import { isDigest, type Digest } from './digest.ts'
 import { InvalidReferenceError } from './errors.ts'

@@ -1,5 +1,5 @@
 /**
- * Validated shapes of image-spec documents: descriptor.md, manifest.md, image-index.md, config.md.
+ * Validated shapes of OCI documents: descriptors, manifests, indexes, configs (docs/formats.md).
  * External JSON is parsed here, at the edge; the rest of the code works with these types.
  */
 import { z } from 'zod'

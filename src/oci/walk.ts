@@ -1,6 +1,7 @@
 /**
- * A walk over an image's blob graph (image-spec image-layout.md): index -> manifests (nested indexes too) ->
- * config, layers and subject. Unknown media types are opaque leaves. Used by GC (mark), export, pull and verify.
+ * A walk over an image's blob graph (docs/formats.md "Manifests, indexes and configs"): index -> manifests (nested
+ * indexes too) -> config, layers and subject. Unknown media types are opaque leaves. Used by GC (mark), export, pull
+ * and verify.
  */
 import type { Digest } from './digest.ts'
 import { isConfigMediaType, isIndexMediaType, isManifestMediaType } from './media-types.ts'

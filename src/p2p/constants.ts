@@ -4,7 +4,7 @@
 export const BLOB_PROTOCOL = '/emergence/blob/1.0.0'
 /** Our private Kademlia DHT: its own protocol id keeps it apart from the public IPFS DHT. */
 export const DHT_PROTOCOL = '/emergence/kad/1.0.0'
-/** Yamux with a wider initial stream window (node.ts), offered before the standard /yamux/1.0.0. */
+/** Yamux with a wider initial stream window (node/stack.ts), offered before the standard /yamux/1.0.0 (docs/protocol.md §1). */
 export const WIDE_YAMUX_PROTOCOL = '/emergence/yamux-wide/1.0.0'
 /** How long a DHT peer keeps our provider record; dht-routing.ts re-announces well within it. */
 export const PROVIDE_VALIDITY_SECONDS = 3600

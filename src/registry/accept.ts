@@ -1,5 +1,5 @@
 /**
- * `Accept` negotiation for manifests (spec.md#pulling-manifests). A client lists the manifest media types it
+ * `Accept` negotiation for manifests (docs/registry.md "What it answers"). A client lists the manifest media types it
  * understands; no header, or a wildcard, takes anything. An index the client does not accept is answered, as
  * distribution does, with the manifest of the wanted platform when the client accepts that.
  */

@@ -9,7 +9,7 @@ export const DEFAULT_LOOKUP_TIMEOUT_MS = 3_000
 export const DEFAULT_MAX_UNKNOWN_BLOB_BYTES = 16 * 1024 ** 3
 /** Blob sizes remembered from manifests served, so that a blob fetch trusts a verified size. */
 export const KNOWN_SIZES_LIMIT = 50_000
-/** distribution-spec spec.md#api: clients check this header on `/v2/`. */
+/** Clients check this header on `/v2/` (docs/registry.md "What it answers"). */
 export const API_VERSION_HEADER = { 'docker-distribution-api-version': 'registry/2.0' }
 /** Default of `emergence containerd configure`. */
 export const DEFAULT_CONTAINERD_CONFIG_PATH = '/etc/containerd/certs.d'

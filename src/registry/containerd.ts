@@ -1,5 +1,5 @@
 /**
- * containerd's registry host configuration (containerd docs/hosts.md): `<config_path>/<registry>/hosts.toml`
+ * containerd's registry host configuration (docs/registry.md "containerd"): `<config_path>/<registry>/hosts.toml`
  * names the upstream as `server` and the hosts tried before it; containerd asks the mirror first and falls back
  * to the server on a 404 or an error. An existing file is kept as `hosts.toml.bak` (`.bak.1`, ... when taken).
  */

@@ -1,7 +1,7 @@
 /**
  * Errors of the registry mirror, one class per failure, each carrying the distribution-spec error code
- * (spec.md#error-codes) and the HTTP status it answers with. `toRegistryError` maps the store's and the puller's
- * errors onto them, so that every error path renders through one function (http.ts `sendError`).
+ * (docs/registry.md "What it answers") and the HTTP status it answers with. `toRegistryError` maps the store's and
+ * the puller's errors onto them, so that every error path renders through one function (http.ts `sendError`).
  */
 import { EmergenceError } from '../util/errors.ts'
 

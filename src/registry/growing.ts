@@ -1,6 +1,6 @@
 /**
- * Streaming a blob to a client while the node pulls it from peers (docs/registry.md "Streaming"). The puller
- * writes verified pieces into the blob's partial file and publishes them for serving to peers (p2p holdings,
+ * Streaming a blob to a client while the node pulls it from peers (docs/registry.md "What the node lacks"). The
+ * puller writes verified pieces into the blob's partial file and publishes them for serving to peers (p2p holdings,
  * docs/protocol.md §5); the mirror reads the same verified state: the bytes from offset 0 up to the first piece
  * not yet verified go out to the client as they come, and the rest from the store once the pull committed.
  *

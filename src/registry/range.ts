@@ -1,5 +1,5 @@
 /**
- * The `Range` request header for blobs (RFC 9110 §14.2, distribution-spec spec.md#pulling-blobs): one range,
+ * The `Range` request header for blobs (RFC 9110 §14.2, docs/registry.md "What it answers"): one range,
  * `bytes=S-E`, `bytes=S-` (how containerd resumes) or `bytes=-N`. A header this does not understand, or several
  * ranges, is ignored and the whole blob is sent, as RFC 9110 allows; a range outside the blob is a 416.
  */

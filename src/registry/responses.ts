@@ -1,6 +1,6 @@
 /**
  * Writing responses: the distribution-spec headers, and the one function that renders every error as the OCI
- * error JSON (spec.md#error-codes): `{"errors":[{"code","message","detail"}]}`.
+ * error JSON (docs/registry.md "What it answers"): `{"errors":[{"code","message","detail"}]}`.
  */
 import type { ServerResponse } from 'node:http'
 import type { Digest } from '../oci/digest.ts'
@@ -27,7 +27,7 @@ export function sendError (res: ServerResponse, err: unknown): void {
   sendJson(res, error.status, { errors: [entry] }, headers)
 }
 
-/** Headers of every manifest and blob answer (spec.md#pulling-manifests, #pulling-blobs). */
+/** Headers of every manifest and blob answer (docs/registry.md "What it answers"). */
 export function contentHeaders (digest: Digest, type: string, length: number): Record<string, string | number> {
   return { ...API_VERSION_HEADER, 'content-type': type, 'content-length': length, 'docker-content-digest': digest, etag: `"${digest}"` }
 }

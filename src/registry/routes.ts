@@ -1,6 +1,7 @@
 /**
- * The read side of distribution-spec's URL space (spec.md#endpoints): `/v2/`, manifests and blobs by name and
- * reference, and `tags/list`. Parsing validates names, tags and digests, so the handlers only see valid ones.
+ * The read side of distribution-spec's URL space (docs/registry.md "What it answers"): `/v2/`, manifests and blobs by
+ * name and reference, and `tags/list`. Parsing validates names, tags and digests, so the handlers only see valid
+ * ones.
  */
 import { isDigest, type Digest } from '../oci/digest.ts'
 import { isValidName, isValidTag } from '../oci/reference.ts'

@@ -26,7 +26,10 @@ export class RuncExitError extends EmergenceError {
   }
 }
 
-/** The image's config names another OS or CPU architecture than this host's (image-spec config.md). */
+/**
+ * The image's config names another OS or CPU architecture than this host's
+ * (docs/formats.md "Manifests, indexes and configs").
+ */
 export class PlatformMismatchError extends EmergenceError {
   readonly image: string
   readonly host: string

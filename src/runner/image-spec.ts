@@ -18,7 +18,7 @@ export interface ProcessOptions {
   /** `NAME=value` entries set over the image's Env. */
   env?: string[]
   workingDir?: string
-  /** `user`, `uid`, `user:group`, `uid:gid`, ... (image-spec config.md). */
+  /** `user`, `uid`, `user:group`, `uid:gid`, ... (docs/formats.md "Manifests, indexes and configs"). */
   user?: string
 }
 

@@ -1,7 +1,7 @@
 /**
  * Finds what a bundle is made of: ref or descriptor -> (index -> platform entry) -> manifest -> config. Every
  * JSON blob is re-hashed before it is parsed, and the config's os/architecture must match the host
- * (image-spec config.md, image-index.md#platform-variants).
+ * (docs/formats.md "Manifests, indexes and configs").
  */
 import type { Store } from '../store/store.ts'
 import { digestAlgorithm, digestOf } from '../oci/digest.ts'

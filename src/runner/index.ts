@@ -1,11 +1,11 @@
 /**
  * The runner: pulled artefacts -> OCI runtime bundle -> runc.
  *
- * - `unpackRootfs` applies an image's layers to a new rootfs exactly as `umoci unpack` does (OCI image-spec
- *   layer.md): streaming, digest and diff_id verified, whiteouts, every name resolved inside the rootfs; built in
+ * - `unpackRootfs` applies an image's layers to a new rootfs exactly as `umoci unpack` does (docs/formats.md
+ *   "OCI layers"): streaming, digest and diff_id verified, whiteouts, every name resolved inside the rootfs; built in
  *   a temp directory and renamed, so a failure leaves nothing; applied in a worker thread, off the event loop;
  *   bounded (unpack-limits.ts): unpacked bytes, free space left, entry path length and depth.
- * - `imageSpec` / `closureSpec` write config.json on `runc spec`'s defaults (OCI runtime-spec config.md).
+ * - `imageSpec` / `closureSpec` write config.json on `runc spec`'s defaults (docs/formats.md "Runtime config").
  * - `Runtime` drives the runc CLI (run, detached run, state, kill, delete, list) under its own state root.
  * - `prepareImageRootfs` gives a container its rootfs: an overlayfs view on the layer cache (layers/: each layer
  *   unpacked once, keyed by its chain id), or a copy where overlayfs cannot be used.

@@ -1,5 +1,5 @@
 /**
- * Applies the entries of one layer tar to a rootfs, with umoci's semantics (OCI image-spec layer.md; umoci
+ * Applies the entries of one layer tar to a rootfs, with umoci's semantics (docs/formats.md "OCI layers"; umoci
  * oci/layer/tar_extract.go):
  * - names are cleaned and their parent resolved inside the root (secure-join.ts); the last component is never
  *   followed, so nothing outside the root is ever created, changed or removed;
@@ -27,7 +27,7 @@ import { PATH_MAX, type UnpackBudget } from './unpack-limits.ts'
 import { drain, lstatOrUndefined, writeRegular, type EntryBody } from './entry-files.ts'
 import { isOverlayWhiteout, OverlayMarks } from './layers/overlay-marks.ts'
 
-/** image-spec layer.md#whiteouts */
+/** Whiteouts: docs/formats.md "OCI layers". */
 export const WHITEOUT_PREFIX = '.wh.'
 export const OPAQUE_WHITEOUT = '.wh..wh..opq'
 

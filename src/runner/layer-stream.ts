@@ -1,5 +1,5 @@
 /**
- * Streams one layer blob into a rootfs (OCI image-spec layer.md): blob file -> digest and size check ->
+ * Streams one layer blob into a rootfs (docs/formats.md "OCI layers"): blob file -> digest and size check ->
  * decompression by media type -> byte budget (unpack-limits.ts) -> diff_id check -> tar parser -> LayerApplier,
  * in bounded memory (a few MiB of stream buffers). Runs on whatever thread calls it: the worker of
  * unpack-worker.ts, or the caller's.
@@ -80,8 +80,8 @@ function asLayerError (err: unknown, layer: Descriptor): unknown {
 
 /**
  * Applies one layer to `root`, verifying its digest and size (the descriptor) and its diff_id (the sha256 of
- * the uncompressed tar, image-spec config.md) while streaming. The checks complete at the end of the stream, so
- * a mismatch is reported after the entries were applied: callers discard the whole rootfs.
+ * the uncompressed tar, docs/formats.md "OCI layers") while streaming. The checks complete at the end of the stream,
+ * so a mismatch is reported after the entries were applied: callers discard the whole rootfs.
  */
 export async function applyLayer (job: LayerJob, root: string, options: ApplyOptions, budget = budgetFor([job], root, options)): Promise<void> {
   const { descriptor: layer, diffId } = job

@@ -1,5 +1,5 @@
 /**
- * The runtime-spec `config.json` (opencontainers/runtime-spec config.md, config-linux.md): the fields we set,
+ * The runtime-spec `config.json` (docs/formats.md "Runtime config"): the fields we set,
  * and the baseline `runc spec` writes (runc 1.1, docs/formats.md "Runtime config"), built in code so no runc call is needed.
  */
 

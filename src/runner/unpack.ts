@@ -1,5 +1,5 @@
 /**
- * Builds a rootfs from an image's layers, as `umoci unpack` does (OCI image-spec layer.md): layers in order into
+ * Builds a rootfs from an image's layers, as `umoci unpack` does (docs/formats.md "OCI layers"): layers in order into
  * an empty directory (layer-stream.ts verifies and applies each one). The rootfs is built in a temp directory
  * beside the target and renamed into place at the end, so a failure (a digest mismatch, a limit of
  * unpack-limits.ts, a full disk) leaves no partial rootfs behind. By default the layers are applied in a worker

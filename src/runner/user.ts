@@ -1,8 +1,8 @@
 /**
- * The image config's `User` (image-spec config.md: `user`, `uid`, `user:group`, `uid:gid`, `uid:group`,
- * `user:gid`) resolved against the rootfs's /etc/passwd and /etc/group, with the semantics of runc/moby's
- * `user.GetExecUser`: a number is a uid even without a passwd entry, a name must exist, a named user gets its
- * primary group and the supplementary groups that list it unless a group is given.
+ * The image config's `User` (docs/formats.md "Manifests, indexes and configs": `user`, `uid`, `user:group`,
+ * `uid:gid`, `uid:group`, `user:gid`) resolved against the rootfs's /etc/passwd and /etc/group, with the semantics of
+ * runc/moby's `user.GetExecUser`: a number is a uid even without a passwd entry, a name must exist, a named user gets
+ * its primary group and the supplementary groups that list it unless a group is given.
  */
 import { constants } from 'node:fs'
 import { open } from 'node:fs/promises'

@@ -1,7 +1,7 @@
 /**
  * The blob contract every layer above uses, and its filesystem implementation on an OCI image layout.
  * A blob becomes visible at `blobs/<alg>/<hex>` only after its bytes were verified against digest and size
- * while streaming, fsynced, and renamed into place (image-spec image-layout.md#blobs: content addressable).
+ * while streaming, fsynced, and renamed into place (docs/formats.md "OCI image layout": content addressable).
  */
 import { createReadStream } from 'node:fs'
 import { open, readdir, rename, rm, stat, mkdir } from 'node:fs/promises'

@@ -1,6 +1,6 @@
 /**
- * Garbage collection, umoci's way (specs §1): roots are every descriptor in index.json, every pin and every
- * leased (in-flight) digest; mark through index -> manifest -> config, layers, subject; sweep the rest.
+ * Garbage collection, umoci's way (docs/architecture.md "The store"): roots are every descriptor in index.json, every
+ * pin and every leased (in-flight) digest; mark through index -> manifest -> config, layers, subject; sweep the rest.
  * Blobs younger than the grace period are kept too, which covers a writer that renamed a blob a moment ago.
  * Order matters: list blobs, then read leases, then read index and pins (see leases.ts).
  */

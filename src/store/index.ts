@@ -1,5 +1,5 @@
 /**
- * The content-addressed store: an OCI image layout (image-spec image-layout.md) that skopeo and umoci read
+ * The content-addressed store: an OCI image layout (docs/formats.md "OCI image layout") that skopeo and umoci read
  * directly, with verified streaming writes, partial (resumable) blobs, refs in index.json, pins, leases and GC.
  *
  * @example

@@ -2,7 +2,7 @@
  * Leases keep blobs that are written but not yet referenced from index.json out of GC's reach: a writer adds a
  * digest to its lease *before* renaming the blob into `blobs/`, and releases the lease after the ref is written.
  * GC lists `blobs/` first and reads leases second, so a blob it sees is either leased or already referenced.
- * A lease is a file `<pid>.<random>` of digest lines; a dead process's lease is ignored and removed.
+ * A lease is a file `lease.<pid>.<random>` of digest lines; a dead process's lease is ignored and removed.
  */
 import { appendFile, mkdir, readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'

@@ -1,5 +1,5 @@
 /**
- * Where things live. The store root is an OCI image layout (image-spec image-layout.md): `oci-layout`,
+ * Where things live. The store root is an OCI image layout (docs/formats.md "OCI image layout"): `oci-layout`,
  * `index.json`, `blobs/<alg>/<hex>`. Emergence's own bookkeeping sits in `.emergence/` beside them, where
  * skopeo and umoci do not look: temp files, partial blobs, leases, pins, locks.
  */

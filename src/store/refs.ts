@@ -1,6 +1,6 @@
 /**
  * Refs (tags) in `index.json`: each tagged image is a descriptor carrying the `org.opencontainers.image.ref.name`
- * annotation (image-spec image-layout.md#indexjson-file). Updates take the index lock and replace the file
+ * annotation (docs/formats.md "OCI image layout"). Updates take the index lock and replace the file
  * atomically, so readers never see half a file and two writers never lose each other's change.
  */
 import { readFile } from 'node:fs/promises'

@@ -1,5 +1,5 @@
 /**
- * Fuzzing the OCI parsers (image-spec manifest.md, image-index.md, config.md, descriptor.md; distribution-spec
+ * Fuzzing the OCI parsers (docs/formats.md: digests and descriptors, manifests, indexes, configs,
  * references): arbitrary bytes, arbitrary JSON, and valid documents with one field replaced by anything. They
  * may only return a validated value or throw the OCI module's typed errors, and what they return re-parses
  * to the same value.

@@ -1,5 +1,5 @@
 /**
- * Fuzzing the layer unpacker (OCI image-spec layer.md, umoci's semantics): tar layers of random entries with
+ * Fuzzing the layer unpacker (docs/formats.md "OCI layers", umoci's semantics): tar layers of random entries with
  * hostile names (`..`, absolute paths, paths through symlinks aimed outside, whiteouts, deep and long names) and
  * links, and well-formed layers cut short or corrupted. The unpack may only succeed or throw the runner's, the
  * store's or the OCI module's typed errors, must always finish, and never writes outside its rootfs; a failed

@@ -15,10 +15,7 @@ import type { SecretKey } from '../../nix/signing.ts'
 import { isStorePath } from '../../nix/store-path.ts'
 import { contextOf, type CliContext } from '../context.ts'
 import { formatBytes, table } from '../output.ts'
-
-function splitList (value: string, previous: string[] = []): string[] {
-  return [...previous, ...value.split(',').map(s => s.trim()).filter(s => s !== '')]
-}
+import { splitList } from '../options.ts'
 
 /** `/nix/store/<hash>-<name>[/sub/path]` or a symlink to one (`./result`) -> the store path. */
 async function storePathArg (arg: string): Promise<string> {

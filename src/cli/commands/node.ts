@@ -6,14 +6,10 @@ import type { NodeStatus } from '../../daemon/daemon.ts'
 import { controlRequest } from '../../daemon/control-client.ts'
 import { socketPath } from '../../daemon/socket-path.ts'
 import { notifyReady, startDetached, waitForExit } from '../detach.ts'
-import { parseSeconds } from '../options.ts'
+import { parseSeconds, splitList } from '../options.ts'
 import type { PullProgress } from '../../p2p/pulling/progress.ts'
 import { contextOf, type CliContext } from '../context.ts'
 import { formatBytes, table } from '../output.ts'
-
-function splitList (value: string, previous: string[] = []): string[] {
-  return [...previous, ...value.split(',').map(s => s.trim()).filter(s => s !== '')]
-}
 
 interface StartOptions {
   listen?: string[]

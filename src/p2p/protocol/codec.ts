@@ -56,7 +56,7 @@ export type NotFoundResponse = z.infer<typeof responseSchemas.NOT_FOUND>
 export type ErrorResponse = z.infer<typeof responseSchemas.ERROR>
 export type Response = HaveResponse | NotHaveResponse | PiecesResponse | PieceResponse | DeferResponse | ResolvedResponse | NotFoundResponse | ErrorResponse
 
-/** Error codes a server sends in ERROR (docs/protocol.md §4.6). */
+/** Error codes a server sends in ERROR (docs/protocol.md §4.5). */
 export const ERROR_CODES = {
   badRequest: 'BAD_REQUEST',
   unknownMessage: 'UNKNOWN_MESSAGE',

@@ -1,8 +1,8 @@
 /**
- * Answering a registry's `WWW-Authenticate` challenge (RFC 9110 §11.6.1; the token flow of distribution's
- * docs/spec/auth/token.md): `Basic` sends the credentials; `Bearer realm=...,service=...,scope=...` fetches a
- * token from the realm (with the credentials as Basic auth when there are any, anonymously otherwise) and sends
- * that. The answer is kept for the client's later requests.
+ * Answering a registry's `WWW-Authenticate` challenge (RFC 9110 §11.6.1; distribution's token flow,
+ * docs/registry.md "Pulling from a registry"): `Basic` sends the credentials;
+ * `Bearer realm=...,service=...,scope=...` fetches a token from the realm (with the credentials as Basic auth when
+ * there are any, anonymously otherwise) and sends that. The answer is kept for the client's later requests.
  */
 import { z } from 'zod'
 import { readBounded } from './body.ts'

@@ -1,7 +1,7 @@
 /**
- * A pull-only client of one registry's distribution API (distribution-spec spec.md#pull): manifests by tag or
- * digest with the Accept header of every manifest type we read (OCI and Docker schema 2), and blobs as streams.
- * A 401 is answered once per scope from its challenge (auth.ts) and the answer kept for later requests.
+ * A pull-only client of one registry's distribution API (docs/registry.md "Pulling from a registry"): manifests by
+ * tag or digest with the Accept header of every manifest type we read (OCI and Docker schema 2), and blobs as
+ * streams. A 401 is answered once per scope from its challenge (auth.ts) and the answer kept for later requests.
  */
 import { digestOf, type Digest } from '../../oci/digest.ts'
 import { MEDIA_TYPE } from '../../oci/media-types.ts'

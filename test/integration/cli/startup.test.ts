@@ -119,6 +119,22 @@ describe('CLI start-up', () => {
     }
   })
 
+  for (const [flag, key, what] of [['--nix-cache', 'nixCache', 'Nix binary cache'], ['--registry', 'registry', 'registry mirror'], ['--lane-port', 'lanePort', 'data lane']] as const) {
+    it(`an explicit ${key} port in use is one line naming the address, the flag and the key`, async () => {
+      const holder = createServer()
+      await new Promise<void>(resolve => holder.listen(0, '127.0.0.1', resolve))
+      try {
+        const port = (holder.address() as { port: number }).port
+        const value = flag === '--lane-port' ? String(port) : `127.0.0.1:${port}`
+        const result = await runCli(['node', 'start', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--admin', 'off', flag, value], { dataDir: join(dir, `in-use-${key}`) })
+        const line = assertCliError(result)
+        assert.match(line, new RegExp(`cannot listen on .*${port} for the ${what}: the address is in use.*${flag} or ${key}:`))
+      } finally {
+        await new Promise(resolve => holder.close(resolve))
+      }
+    })
+  }
+
   it('`node stop` with no node running fails with one line', async () => {
     assertCliError(await runCli(['node', 'stop'], { dataDir: join(dir, 'none') }))
   })

@@ -45,6 +45,13 @@ describe('config errors', () => {
     await assert.rejects(loadConfig(dir, { env: {}, flags: { gcLowWatermark: '95%' } }), { name: 'InvalidConfigError', message: /^gcLowWatermark \(95%\) is above gcHighWatermark \(90%\)/ })
   })
 
+  it('a watermark is a percentage or a fraction, from a variable or a flag as from the file', async () => {
+    await rm(join(dir, 'config.yaml'), { force: true })
+    const config = await loadConfig(dir, { env: { EMERGENCE_GC_HIGH_WATERMARK: '0.95' }, flags: { gcLowWatermark: '0.5' } })
+    assert.deepEqual([config.gcHighWatermark, config.gcLowWatermark], [0.95, 0.5])
+    await assert.rejects(loadConfig(dir, { env: { EMERGENCE_GC_HIGH_WATERMARK: '1.5' } }), { message: /^EMERGENCE_GC_HIGH_WATERMARK: invalid percentage "1.5"/ })
+  })
+
   it('a bad rate or address names its key', async () => {
     assert.match(await fileError('uploadLimit: fast\n'), /^uploadLimit: invalid rate "fast"/)
     assert.match(await fileError('nixCache: "7702"\n'), /^nixCache: invalid address "7702"/)

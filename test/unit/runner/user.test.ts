@@ -1,4 +1,4 @@
-/** User resolution (image-spec config.md `User`, with runc's GetExecUser semantics). */
+/** User resolution (docs/formats.md "Manifests, indexes and configs" `User`, with runc's GetExecUser semantics). */
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
