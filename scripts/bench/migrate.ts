@@ -2,7 +2,9 @@
  * Migration downtime against state size (docs/automata.md "Migration"): two hosts in network namespaces capped
  * at RATE each way (tc tbf, anchors/netns-lib.sh), one node process per host; a busybox automaton whose state
  * directory holds SIZE MB of random bytes migrates from host 1 to host 2. Downtime is the source's stop to the
- * target's STARTED (the CLI's `downtimeMs`); the aim is downtime <= size / bandwidth + 0.5 s. The baseline, in the
+ * target's STARTED (the CLI's `downtimeMs`); the aim is downtime <= size / bandwidth + 0.5 s. A state past the
+ * pre-copy threshold goes as a base while the automaton runs (`precopy`, not downtime) and a delta after the stop
+ * (`sent at stop`: here the counter's file). The baseline, in the
  * same run and on the same link: the same state directory copied by hand, `tar` into a TCP socket on host 1 and
  * `tar -x` on host 2 (no hashing, no store, no container start): the floor of moving those bytes. Run as root:
  *
@@ -48,7 +50,13 @@ const hostIp = (i: number): string => `198.18.0.${i + 1}`
 /** Only the network namespace: runc needs the host's cgroup mounts, which `ip netns exec` hides. */
 const wrap = (i: number): string[] => ['nsenter', `--net=/var/run/netns/${PFX}h${i}`]
 
-interface Migrated { downtimeMs: number, phases: Array<{ phase: string, ms: number, bytes?: number }> }
+interface Migrated {
+  downtimeMs: number
+  phases: Array<{ phase: string, ms: number, bytes?: number }>
+  /** What moved after the stop: the delta over `base` (pre-copied while the automaton ran), or the whole state. */
+  snapshot: { size: number }
+  base?: { size: number }
+}
 
 async function migrateOnce (source: ClusterNode, target: ClusterNode, work: string, name: string, mb: number): Promise<Migrated> {
   const state = join(source.dataDir, 'automata', name, 'state')
@@ -112,8 +120,8 @@ async function main (): Promise<void> {
     // The image reaches host 2 once, before any timing: every row measures the state alone.
     await migrateOnce(h1, h2, work, 'warmup', 0)
     console.log(`migration downtime at ${rate} between two hosts, ${rounds} round(s), medians; load ${loadavg().map(l => l.toFixed(1)).join(' ')}`)
-    console.log('| state MB | downtime s | aim s (size/bw + 0.5) | met | stop | snapshot | transfer | restore | start | tar over TCP s | downtime / tar |')
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|')
+    console.log('| state MB | downtime s | aim s (size/bw + 0.5) | met | precopy (running) | stop | snapshot | transfer | restore | start | sent at stop MB | tar over TCP s | downtime / tar |')
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
     for (const mb of sizes) {
       const runs: Migrated[] = []
       const raws: number[] = []
@@ -125,7 +133,8 @@ async function main (): Promise<void> {
       const phase = (name: string): string => (median(runs.map(r => r.phases.find(p => p.phase === name)?.ms ?? NaN)) / 1000).toFixed(2)
       const aim = mb * MB / bandwidth + 0.5
       const raw = median(raws)
-      console.log(`| ${mb} | ${downtime.toFixed(2)} | ${aim.toFixed(2)} | ${downtime <= aim ? 'yes' : 'no'} | ${phase('stop')} | ${phase('snapshot')} | ${phase('transfer')} | ${phase('restore')} | ${phase('start')} | ${raw.toFixed(2)} | ${(downtime / raw).toFixed(2)}x |`)
+      const sent = median(runs.map(r => r.snapshot.size)) / MB
+      console.log(`| ${mb} | ${downtime.toFixed(2)} | ${aim.toFixed(2)} | ${downtime <= aim ? 'yes' : 'no'} | ${runs.some(r => r.base !== undefined) ? phase('precopy') : '-'} | ${phase('stop')} | ${phase('snapshot')} | ${phase('transfer')} | ${phase('restore')} | ${phase('start')} | ${sent.toFixed(3)} | ${raw.toFixed(2)} | ${(downtime / raw).toFixed(2)}x |`)
     }
   } finally {
     for (const node of nodes) {

@@ -1,7 +1,8 @@
 /**
- * The messages of /emergence/migrate/1.0.0 (docs/protocol.md §11), validated with zod at the edge by the blob
+ * The messages of /emergence/migrate/1.1.0 (docs/protocol.md §11), validated with zod at the edge by the blob
  * protocol's decoder (p2p/protocol/codec.ts decodeMessage): garbage is a typed ProtocolViolationError.
- * Source -> target: OFFER, SNAPSHOT, COMMIT, ABORT; target -> source: READY, STARTED, DONE, ERROR; both: PROGRESS.
+ * Source -> target: OFFER, BASE, SNAPSHOT, COMMIT, ABORT; target -> source: READY, BASE_READY, STARTED, DONE,
+ * ERROR; both: PROGRESS.
  */
 import { z } from 'zod'
 import { isDigest, type Digest } from '../../oci/digest.ts'
@@ -26,7 +27,12 @@ const byPeer = z.record(z.string().max(128), count).refine(r => Object.keys(r).l
 
 const schemas = {
   OFFER: z.object({ type: z.literal('OFFER'), spec: automatonSpecSchema, artefact: artefactSchema }),
-  SNAPSHOT: z.object({ type: z.literal('SNAPSHOT'), digest, size: count }),
+  /** A pre-copy's base snapshot, sent while the automaton still runs. */
+  BASE: z.object({ type: z.literal('BASE'), digest, size: count }),
+  /** Whether the target pulled and unpacked the base (`applied`), and the bytes it fetched for it. */
+  BASE_READY: z.object({ type: z.literal('BASE_READY'), applied: z.boolean(), fetchedBytes: count }),
+  /** The state after the stop: the whole state, or with `base` a delta layer over that base. */
+  SNAPSHOT: z.object({ type: z.literal('SNAPSHOT'), digest, size: count, base: digest.optional() }),
   COMMIT: z.object({ type: z.literal('COMMIT') }),
   ABORT: z.object({ type: z.literal('ABORT'), reason: text }),
   READY: z.object({ type: z.literal('READY'), fetchedBytes: count, fromPeers: byPeer }),

@@ -1,7 +1,10 @@
 /** Protocol id, timeouts and bounds of automaton migration (docs/protocol.md §11, docs/automata.md "Migration"). */
 
 /** One stream per migration, opened by the source; length-prefixed JSON frames on the blob protocol's framing. */
-export const MIGRATE_PROTOCOL = '/emergence/migrate/1.0.0'
+export const MIGRATE_PROTOCOL = '/emergence/migrate/1.1.0'
+
+/** A state directory of at least this many bytes is pre-copied (a base while it runs, a delta after the stop). */
+export const PRECOPY_MIN_BYTES = 1024 * 1024
 
 /** A side that works for long (a prefetch, a snapshot) sends PROGRESS this often, so the other knows it lives. */
 export const PROGRESS_INTERVAL_MS = 2_000

@@ -1,6 +1,6 @@
 /**
  * The migration service of a node (docs/automata.md "Migration", docs/protocol.md §11): registers the
- * /emergence/migrate/1.0.0 handler on start (the target's side) and removes it on stop; `migrate` runs the
+ * /emergence/migrate/1.1.0 handler on start (the target's side) and removes it on stop; `migrate` runs the
  * source's side for a local automaton. Migrations are accepted from the trusted peers, else from the
  * allow-listed peers, else from nobody: the same rule as tags (docs/security.md), since a migration asks the
  * node to run a workload with the state the peer sends.

@@ -5,11 +5,13 @@
  */
 import { mkdir } from 'node:fs/promises'
 import type { Store } from '../../store/store.ts'
+import { describeError } from '../../util/errors.ts'
 import type { Logger } from '../../util/logger.ts'
 import { AutomatonNotRunningError } from '../errors.ts'
 import { AutomatonPaths, listAutomata, loadAutomaton, removeAutomaton, stopAutomaton } from '../automata.ts'
 import type { ArtefactHost } from './artefacts.ts'
-import { COMMIT_TIMEOUT_MS, DEFAULT_STOP_TIMEOUT_MS } from './constants.ts'
+import { COMMIT_TIMEOUT_MS, DEFAULT_STOP_TIMEOUT_MS, PRECOPY_MIN_BYTES } from './constants.ts'
+import { snapshotBase, snapshotDelta, stateBytes, type Base } from './precopy.ts'
 import { runSource, type MigrationReport, type PhaseEvent, type SourceSteps } from './phases.ts'
 import type { MigrateSession } from './session.ts'
 import { snapshotState } from './snapshot.ts'
@@ -47,6 +49,7 @@ export async function migrateOut (ctx: SourceContext, name: string, options: Mig
   await mkdir(stateDir, { recursive: true, mode: 0o755 })
   const signal = options.signal ?? new AbortController().signal
   let session: MigrateSession | undefined
+  let base: Base | undefined
   const steps: SourceSteps = {
     peer: options.peer,
     offer: async () => {
@@ -55,10 +58,38 @@ export async function migrateOut (ctx: SourceContext, name: string, options: Mig
       const ready = await session.expect(['READY'], 'READY')
       return { fetchedBytes: ready.fetchedBytes, fromPeers: ready.fromPeers }
     },
+    precopy: async () => {
+      let made: Base
+      try {
+        // A file the process removes or resizes under the walk fails it: the one-shot path after the stop then.
+        if (await stateBytes(stateDir) < PRECOPY_MIN_BYTES) return undefined
+        made = await keepAlive(session, 'precopy', snapshotBase(ctx.store, stateDir, `base state of automaton ${name} migrating to ${options.peer}`))
+      } catch (err) {
+        // The whole state goes after the stop instead; if the directory cannot be packed, that fails there.
+        ctx.logger.warn(`pre-copy of ${name}'s state skipped: ${describeError(err)}`)
+        return undefined
+      }
+      await opened(session).send({ type: 'BASE', digest: made.snapshot.digest, size: made.snapshot.size })
+      const ready = await opened(session).expect(['BASE_READY'], 'BASE_READY').catch(async (err: unknown) => {
+        await ctx.store.pins.remove(made.snapshot.digest).catch(() => {})
+        throw err
+      })
+      if (!ready.applied) {
+        await ctx.store.pins.remove(made.snapshot.digest)
+        return undefined
+      }
+      base = made
+      return made.snapshot
+    },
     stop: async () => { await keepAlive(session, 'stop', stopAutomaton(ctx.dataDir, name, options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS)) },
-    snapshot: async () => await keepAlive(session, 'snapshot', snapshotState(ctx.store, stateDir, `state of automaton ${name} migrating to ${options.peer}`)),
+    snapshot: async () => {
+      const note = `state of automaton ${name} migrating to ${options.peer}`
+      if (base === undefined) return await keepAlive(session, 'snapshot', snapshotState(ctx.store, stateDir, note))
+      const delta = await keepAlive(session, 'snapshot', snapshotDelta(ctx.store, stateDir, base, note))
+      return { ...delta, base: base.snapshot.digest }
+    },
     handOver: async snapshot => {
-      await session?.send({ type: 'SNAPSHOT', digest: snapshot.digest, size: snapshot.size })
+      await session?.send({ type: 'SNAPSHOT', digest: snapshot.digest, size: snapshot.size, ...(snapshot.base !== undefined ? { base: snapshot.base } : {}) })
       const started = await opened(session).expect(['STARTED'], 'STARTED')
       return { fetchedBytes: started.fetchedBytes, pullMs: started.pullMs, restoreMs: started.restoreMs, startMs: started.startMs }
     },

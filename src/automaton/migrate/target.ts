@@ -16,9 +16,10 @@ import type { ArtefactHost } from './artefacts.ts'
 import type { OfferMessage } from './codec.ts'
 import { COMMIT_TIMEOUT_MS } from './constants.ts'
 import { MigrationAbortedError, MigrationNotAllowedError } from './errors.ts'
+import { UnexpectedResponseError } from '../../p2p/errors.ts'
 import { runTarget, type Snapshot, type TargetSteps } from './phases.ts'
 import type { MigrateSession } from './session.ts'
-import { restoreState } from './snapshot.ts'
+import { restoreState, unpackBase } from './snapshot.ts'
 
 export interface TargetContext {
   dataDir: string
@@ -41,6 +42,14 @@ export async function migrateIn (ctx: TargetContext, session: MigrateSession, fr
   let claimed = false
   let lease: Lease | undefined
   let bytes = 0
+  /** The unpacked base of a pre-copy: its digest and the temp directory holding it. */
+  let base: { digest: string, dir: string } | undefined
+  const receive = async (snapshot: Snapshot, phase: string): Promise<number> => {
+    lease ??= await ctx.store.createLease()
+    bytes = 0
+    const held = lease
+    return await session.watching(async s => await session.keepAlive(phase, ctx.pullSnapshot(snapshot, from, { lease: held, signal: s, onBytes: b => { bytes += b } }), () => bytes))
+  }
   const steps: TargetSteps<OfferMessage> = {
     check: async () => {
       if (!ctx.accepts(from.toString())) throw new MigrationNotAllowedError(from.toString())
@@ -51,16 +60,33 @@ export async function migrateIn (ctx: TargetContext, session: MigrateSession, fr
     // The source may die or give up meanwhile: its stream's end stops the work (session.ts watching).
     prefetch: async o => await session.watching(async s => await session.keepAlive('prefetch', ctx.artefacts.fetch(o.spec, o.artefact, { signal: s, onBytes: b => { bytes = b } }), () => bytes)),
     ready: async prefetched => { await session.send({ type: 'READY', ...prefetched }) },
-    awaitSnapshot: async () => await session.expect(['SNAPSHOT'], 'SNAPSHOT'),
-    receive: async snapshot => {
-      lease = await ctx.store.createLease()
-      bytes = 0
-      const held = lease
-      return await session.watching(async s => await session.keepAlive('transfer', ctx.pullSnapshot(snapshot, from, { lease: held, signal: s, onBytes: b => { bytes += b } }), () => bytes))
+    awaitSnapshot: async () => {
+      const m = await session.expect(['BASE', 'SNAPSHOT'], 'SNAPSHOT')
+      const snapshot = { digest: m.digest, size: m.size, ...(m.type === 'SNAPSHOT' && m.base !== undefined ? { base: m.base } : {}) }
+      return { kind: m.type === 'BASE' ? 'base' : 'snapshot', snapshot }
     },
+    precopy: async snapshot => {
+      let fetchedBytes = 0
+      try {
+        fetchedBytes = await receive(snapshot, 'precopy')
+        await mkdir(paths.dir(name), { recursive: true, mode: 0o700 })
+        const dir = await session.watching(async s => await session.keepAlive('precopy', unpackBase(ctx.store, snapshot, paths.state(name), ctx.logger, s)))
+        base = { digest: snapshot.digest, dir }
+      } catch (err) {
+        // The source sends the whole state after the stop instead; if it gave up, its next frame says so.
+        ctx.logger.warn(`pre-copy of ${name}'s state failed, taking the whole state after the stop: ${describeError(err)}`)
+      }
+      await session.send({ type: 'BASE_READY', applied: base !== undefined, fetchedBytes })
+    },
+    receive: async snapshot => await receive(snapshot, 'transfer'),
     restore: async snapshot => {
       await mkdir(paths.dir(name), { recursive: true, mode: 0o700 })
-      await session.watching(async s => { await session.keepAlive('restore', restoreState(ctx.store, snapshot, paths.state(name), ctx.logger, s)) })
+      if (snapshot.base !== undefined && snapshot.base !== base?.digest) throw new UnexpectedResponseError(`a delta over ${snapshot.base}, which this node does not hold`)
+      const onto = snapshot.base !== undefined ? base?.dir : undefined
+      // A base the source chose not to use (a whole snapshot after all) goes.
+      if (onto === undefined && base !== undefined) await rm(base.dir, { recursive: true, force: true })
+      base = undefined
+      await session.watching(async s => { await session.keepAlive('restore', restoreState(ctx.store, snapshot, paths.state(name), ctx.logger, s, onto)) })
     },
     start: async () => { await session.watching(async () => { await session.keepAlive('start', ctx.artefacts.start(offer.spec)) }) },
     started: async s => {

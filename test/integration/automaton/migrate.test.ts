@@ -1,13 +1,15 @@
 /**
  * `emergence automaton migrate` between real node processes on loopback with the real runc: a busybox
  * automaton counting in its state directory moves to a node that trusts the source and goes on counting from
- * its state; a node that does not trust the source refuses, and a target that cannot start the container gives
- * up: in both cases the automaton runs on the source again with its state. Every node is stopped by its pid,
+ * its state; a large state is pre-copied while it runs and what changed at the stop follows as a delta; a node
+ * that does not trust the source refuses, and a target that cannot start the container gives up: in both cases
+ * the automaton runs on the source again with its state. Every node is stopped by its pid,
  * every container removed and every overlay unmounted in `after`.
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { access, mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -127,6 +129,44 @@ test('--json reports the phases, the bytes and the downtime', async () => {
   assert.equal((await automata(target)).find(a => a.spec.name === 'jsoned')?.status, 'running')
 })
 
+/** Changes its state only when stopped: after the pre-copy's base, before the delta. */
+const CHANGES_ON_STOP = 'trap "echo after > /state/mod; rm /state/del; echo new > /state/added; rm -r /state/dir; echo file > /state/dir; exit 0" TERM; while true; do sleep 0.2; done'
+
+test('a large state is pre-copied while it runs; what changed at the stop follows as a delta', async () => {
+  const name = 'precopied'
+  const state = join(source.dataDir, 'automata', name, 'state')
+  await mkdir(join(state, 'dir'), { recursive: true })
+  const big = randomBytes(1536 * 1024)
+  await writeFile(join(state, 'big'), big)
+  // Older than the pre-copy's walk by far, whatever the clock's granularity: it is not sent again.
+  await utimes(join(state, 'big'), new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000))
+  await writeFile(join(state, 'mod'), 'before\n')
+  await writeFile(join(state, 'del'), 'gone soon\n')
+  await writeFile(join(state, 'dir', 'a'), 'a\n')
+  const spec = join(work, `${name}.json`)
+  await writeFile(spec, JSON.stringify({ name, artefact: IMAGE, process: { args: ['/bin/sh', '-c', CHANGES_ON_STOP] }, state: '/state' }))
+  const started = await source.cli(['automaton', 'start', spec])
+  assert.equal(started.status, 0, started.stderr)
+  const run = await source.cli(['automaton', 'migrate', name, '--to', target.address, '--stop-timeout', '5'], { json: true })
+  assert.equal(run.status, 0, run.stderr)
+  const result = JSON.parse(run.stdout) as { snapshot: { size: number, base?: string }, base?: { digest: string, size: number }, phases: Array<{ phase: string, bytes?: number }> }
+  assert.deepEqual(result.phases.map(p => p.phase).slice(0, 3), ['prefetch', 'precopy', 'stop'])
+  assert.equal(result.snapshot.base, result.base?.digest)
+  assert.ok((result.base?.size ?? 0) > big.length, 'the base holds the whole state')
+  assert.ok(result.snapshot.size < 64 * 1024, `the delta is ${result.snapshot.size} bytes`)
+  const moved = join(target.dataDir, 'automata', name, 'state')
+  assert.deepEqual((await readdir(moved)).sort(), ['added', 'big', 'dir', 'mod'])
+  assert.ok((await readFile(join(moved, 'big'))).equals(big))
+  assert.equal(await readFile(join(moved, 'mod'), 'utf8'), 'after\n')
+  assert.equal(await readFile(join(moved, 'added'), 'utf8'), 'new\n')
+  assert.equal(await readFile(join(moved, 'dir'), 'utf8'), 'file\n')
+  // Nothing else was left next to it, and the source holds no pin of either snapshot.
+  assert.deepEqual((await readdir(join(target.dataDir, 'automata', name))).filter(n => n.startsWith('state')), ['state'])
+  const pins = JSON.parse(await readFile(join(source.dataDir, 'oci', '.emergence', 'pins.json'), 'utf8').catch(() => '{"pins":[]}')) as { pins: unknown[] }
+  assert.deepEqual(pins.pins, [])
+  assert.equal((await automata(target)).find(a => a.spec.name === name)?.status, 'running')
+})
+
 test('a target that does not trust the source refuses; the automaton runs on with its state', async () => {
   await startCounter('refused')
   const line = assertCliError(await runCli(['automaton', 'migrate', 'refused', '--to', stranger.address], { dataDir: source.dataDir }))
@@ -137,6 +177,9 @@ test('a target that does not trust the source refuses; the automaton runs on wit
 })
 
 test('a target that cannot start the container gives up; the source runs it again from its state', async () => {
+  // A state past the pre-copy's threshold: the base the target unpacked goes too.
+  await mkdir(join(source.dataDir, 'automata', 'blocked', 'state'), { recursive: true })
+  await writeFile(join(source.dataDir, 'automata', 'blocked', 'state', 'big'), randomBytes(1536 * 1024))
   const before = await startCounter('blocked')
   // A bundle directory of that name on the target: its runner refuses to create the container.
   const bundle = join(target.dataDir, 'runner', 'bundles', 'blocked')
@@ -149,6 +192,8 @@ test('a target that cannot start the container gives up; the source runs it agai
   // The target removed what it made.
   assert.equal((await automata(target)).some(a => a.spec.name === 'blocked'), false)
   await assert.rejects(access(join(target.dataDir, 'automata', 'blocked')), { code: 'ENOENT' })
+  const pins = JSON.parse(await readFile(join(source.dataDir, 'oci', '.emergence', 'pins.json'), 'utf8').catch(() => '{"pins":[]}')) as { pins: unknown[] }
+  assert.deepEqual(pins.pins, [])
 })
 
 test('bad requests fail with one line and change nothing', async () => {

@@ -1,4 +1,4 @@
-/** The /emergence/migrate/1.0.0 messages (src/automaton/migrate/codec.ts): valid frames decode, garbage is a typed error. */
+/** The /emergence/migrate/1.1.0 messages (src/automaton/migrate/codec.ts): valid frames decode, garbage is a typed error. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { decodeMigrate } from '../../../src/automaton/migrate/codec.ts'
@@ -25,6 +25,15 @@ test('garbage is refused with a typed error naming the field', () => {
   assert.throws(() => decodeMigrate(Buffer.from('{not json')), { name: 'MalformedMessageError' })
   const peers = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`peer${i}`, 1]))
   assert.throws(() => decodeMigrate(frame({ type: 'READY', fetchedBytes: 1, fromPeers: peers })), { name: 'MalformedMessageError', message: /too many peers/ })
+})
+
+test('the pre-copy frames: BASE, BASE_READY, and a SNAPSHOT naming its base', () => {
+  assert.deepEqual(decodeMigrate(frame({ type: 'BASE', digest: DIGEST, size: 10 })), { type: 'BASE', digest: DIGEST, size: 10 })
+  assert.deepEqual(decodeMigrate(frame({ type: 'BASE_READY', applied: false, fetchedBytes: 0 })), { type: 'BASE_READY', applied: false, fetchedBytes: 0 })
+  const delta = decodeMigrate(frame({ type: 'SNAPSHOT', digest: DIGEST, size: 3, base: DIGEST }))
+  assert.equal(delta.type === 'SNAPSHOT' ? delta.base : undefined, DIGEST)
+  assert.throws(() => decodeMigrate(frame({ type: 'SNAPSHOT', digest: DIGEST, size: 3, base: 'sha256:x' })), { name: 'MalformedMessageError', message: /SNAPSHOT\.base/ })
+  assert.throws(() => decodeMigrate(frame({ type: 'BASE_READY', applied: 'yes', fetchedBytes: 0 })), { name: 'MalformedMessageError' })
 })
 
 test('a frame past 64 KiB is refused before it is parsed, both ways', () => {
