@@ -120,8 +120,8 @@ async function resetPeakRss (pid: number | undefined): Promise<void> {
 }
 
 async function startChild (args: string[]): Promise<{ proc: ChildProcess, info: Record<string, unknown> }> {
-  // The nodes run with the V8 flag bin/emergence gives a node (a small young generation: less peak memory).
-  const proc = spawn(process.execPath, ['--max-semi-space-size=2', SELF, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  // The nodes run with the V8 flag bin/emergence gives a node (a smaller young generation: less peak memory).
+  const proc = spawn(process.execPath, ['--max-semi-space-size=8', SELF, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: proc.stdout as NodeJS.ReadableStream }).once('line', resolve)
     proc.once('exit', code => { reject(new Error(`child ${args[0]} exited with ${code}`)) })
