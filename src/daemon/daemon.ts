@@ -121,7 +121,11 @@ export class Daemon {
       allowList: config.allowList,
       trustedPeers: config.trustedPeers,
       mdns: config.mdns,
-      exchange: { lanes: config.lanePort === 'off' ? { enabled: false } : { port: config.lanePort, plaintext: config.lanePlaintext } },
+      exchange: {
+        lanes: config.lanePort === 'off' ? { enabled: false } : { port: config.lanePort, plaintext: config.lanePlaintext },
+        // A tag a peer resolves here is an image in use in the cluster: the automatic GC keeps it longer.
+        onResolved: descriptor => { recordUse(store, [descriptor.digest]).catch(() => {}) }
+      },
       ...(config.uploadLimit > 0 ? { uploadRate: config.uploadLimit } : {}),
       ...(config.downloadLimit > 0 ? { downloadRate: config.downloadLimit } : {}),
       metricsRegistry: admin.metrics.registry,

@@ -2,6 +2,8 @@
  * The daemon's OCI registry mirror (docs/registry.md): started on `registry` (loopback by default) unless it is
  * `off`, serving the store and, for what the store lacks, the node's peers.
  */
+import { recordUse } from '../gc/usage.ts'
+import type { Digest } from '../oci/digest.ts'
 import type { P2P } from '../p2p/service.ts'
 import type { PeerFetcher, PullThrough, RegistryMirror } from '../registry/index.ts'
 import type { Store } from '../store/store.ts'
@@ -17,7 +19,9 @@ export async function startRegistry (config: NodeConfig, store: Store, p2p: P2P,
   const { createNodeMirror, parseUpstream } = await import('../registry/index.ts')
   const upstreams = config.registryUpstreams.map(parseUpstream)
   try {
-    const mirror = await createNodeMirror(store, p2p, { host: address.host, port: address.port, upstreams, logger })
+    // A manifest served to a client is an image in use: the automatic GC keeps it longer.
+    const onManifestServed = (digest: Digest): void => { recordUse(store, [digest]).catch(() => {}) }
+    const mirror = await createNodeMirror(store, p2p, { host: address.host, port: address.port, upstreams, logger, onManifestServed })
     logger.info(`OCI registry mirror at ${mirror.url}${upstreams.length > 0 ? `, pulling through from ${upstreams.map(u => u.registry).join(', ')}` : ''}`)
     return mirror
   } catch (err) {

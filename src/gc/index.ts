@@ -3,7 +3,8 @@
  * filling. When the store's filesystem passes the high watermark, or the store its maximum size, a pass removes
  * what nothing references and then the least recently used unprotected images, until the low watermark.
  *
- * - `recordUse` marks images as used (pull, run, serve): one mtime per root digest (usage.ts).
+ * - `recordUse` marks images as used (pull, run, a peer resolving its tag, the mirror serving it): one mtime per
+ *   root digest (usage.ts).
  * - `selectEvictions` is the policy: LRU, never a protected image, no more than needed (policy.ts).
  * - `gatherProtection` lists what containers, automata and the daemon's `protectedDigests` hook need.
  * - `runGcPass` measures, sweeps garbage, evicts and sweeps again; `AutoGc` runs it on an interval.

@@ -52,6 +52,8 @@ export interface ExchangeInit {
   maxInboundStreams?: number
   /** Data lanes for piece bytes (lane/); on when `identity` is given, unless `enabled: false`. */
   lanes?: Omit<LaneInit, 'logger'>
+  /** Called with the descriptor of each tag a peer resolved here (the node records it as a use of that image). */
+  onResolved?: (descriptor: Descriptor) => void
   logger?: Logger
 }
 
@@ -101,7 +103,11 @@ export class Exchange implements Startable {
       uploads: new Semaphore(init.maxUploads ?? DEFAULT_MAX_UPLOADS, 256),
       uploadsPerPeer: new KeyedSemaphore(init.maxUploadsPerPeer ?? DEFAULT_MAX_UPLOADS_PER_PEER, 64),
       uploadBucket: bucket(init.uploadRate),
-      resolveRef: async ref => await this.resolveLocal(ref),
+      resolveRef: async ref => {
+        const descriptor = await this.resolveLocal(ref)
+        if (descriptor !== undefined) init.onResolved?.(descriptor)
+        return descriptor
+      },
       describePeers: async ids => await this.describePeers(ids),
       idleTimeoutMs: init.idleStreamTimeoutMs ?? DEFAULT_IDLE_STREAM_TIMEOUT_MS,
       requestTimeoutMs,

@@ -21,18 +21,22 @@ import { candidateNames, originOf, parseRoute, type Route } from './routes.ts'
 export interface HandlerInit {
   /** The manifest picked from an index for a client that does not accept indexes. @default the host's */
   platform?: Platform
+  /** Called with the root digest of each manifest served (the node records it as a use, for the automatic GC). */
+  onManifestServed?: (digest: Digest) => void
 }
 
 export class MirrorHandler {
   private readonly content: MirrorContent
   private readonly platform: Platform
   private readonly growing: GrowingBlobs | undefined
+  private readonly onManifestServed: ((digest: Digest) => void) | undefined
 
   /** With `growing`, a whole-blob GET of a blob being pulled from peers is streamed as it is verified. */
   constructor (content: MirrorContent, init: HandlerInit = {}, growing?: GrowingBlobs) {
     this.content = content
     this.platform = init.platform ?? hostPlatform()
     this.growing = growing
+    this.onManifestServed = init.onManifestServed
   }
 
   async handle (req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
@@ -56,6 +60,7 @@ export class MirrorHandler {
       ? await this.content.resolveTag(candidateNames(route.name, route.ns), route.reference.tag, request)
       : route.reference
     let served = await this.content.manifest(wanted, request)
+    this.onManifestServed?.(served.descriptor.digest)
     const accepted = acceptedTypes(req.headers.accept)
     if (!accepts(accepted, served.descriptor.mediaType)) served = await this.forPlatform(served, accepted, request)
     res.writeHead(200, contentHeaders(served.descriptor.digest, served.descriptor.mediaType, served.bytes.byteLength))
