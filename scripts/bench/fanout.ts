@@ -19,22 +19,16 @@ import { mkdtemp, rm, writeFile, chmod, mkdir } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { startNode, stopAll, type ClusterNode } from '../lib/cluster.ts'
+import { netnsHosts } from '../lib/netns.ts'
 import { cpuSeconds, settle } from '../lib/idle.ts'
 
 const HERE = dirname(import.meta.filename)
-const LIB = join(HERE, 'anchors', 'netns-lib.sh')
 const PFX = 'embnf'
 /** Seventeen daemons starting at once on two loaded cores take longer than the default 30 s. */
 const START_TIMEOUT_MS = 180_000
 
-function sh (script: string): string {
-  const result = spawnSync('bash', ['-c', `PFX=${PFX}; source ${LIB}; ${script}`], { encoding: 'utf8' })
-  if (result.status !== 0) throw new Error(`${script}: ${result.stderr}`)
-  return result.stdout
-}
+const { sh, ip: hostIp, wrap } = netnsHosts(PFX)
 
-const hostIp = (i: number): string => `198.18.0.${i + 1}`
-const wrap = (i: number): string[] => ['ip', 'netns', 'exec', `${PFX}h${i}`]
 
 function anchor (script: string, n: number, rate: string, mb: number): number | undefined {
   const result = spawnSync('bash', [join(HERE, 'anchors', script), String(n), rate, String(mb)], { encoding: 'utf8', timeout: 900_000, env: { ...process.env, PFX } })

@@ -14,13 +14,13 @@
 import { spawnSync } from 'node:child_process'
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { startNode, stopAll, type ClusterNode } from '../lib/cluster.ts'
+import { netnsHosts } from '../lib/netns.ts'
 import { settle } from '../lib/idle.ts'
 
 const REPO = new URL('../..', import.meta.url).pathname
 const CLI = join(REPO, 'bin', 'emergence')
-const NETNS_LIB = join(dirname(import.meta.filename), 'anchors', 'netns-lib.sh')
 const PFX = 'embb'
 
 function tool (cmd: string, args: string[]): string {
@@ -62,11 +62,7 @@ async function dirBytes (dir: string): Promise<number> {
 }
 
 /** The network-namespace hosts of netns-lib.sh, with this benchmark's prefix. */
-function hosts (script: string): string {
-  const result = spawnSync('bash', ['-c', `PFX=${PFX}; source ${NETNS_LIB}; ${script}`], { encoding: 'utf8' })
-  if (result.status !== 0) throw new Error(`${script}: ${result.stderr}`)
-  return result.stdout
-}
+const { sh: hosts, wrap } = netnsHosts(PFX)
 
 /** Bytes through host `i`'s interface so far, received plus sent. */
 function wireBytes (i: number): number {
@@ -93,9 +89,9 @@ async function secondPulls (holder: string, puller: string, pairs: Array<[string
   hosts('hosts_down; hosts_up 2 none')
   const nodes: ClusterNode[] = []
   try {
-    const seed = await startNode({ dataDir: holder, listen: '/ip4/198.18.0.2/tcp/7701', wrap: ['ip', 'netns', 'exec', `${PFX}h1`] })
+    const seed = await startNode({ dataDir: holder, listen: '/ip4/198.18.0.2/tcp/7701', wrap: wrap(1) })
     nodes.push(seed)
-    nodes.push(await startNode({ dataDir: puller, listen: '/ip4/198.18.0.3/tcp/7701', wrap: ['ip', 'netns', 'exec', `${PFX}h2`], bootstrap: [seed.address], trusted: [seed.peerId] }))
+    nodes.push(await startNode({ dataDir: puller, listen: '/ip4/198.18.0.3/tcp/7701', wrap: wrap(2), bootstrap: [seed.address], trusted: [seed.peerId] }))
     await settle(nodes)
     const moved: Moved[] = []
     for (const [first, second] of pairs) {

@@ -21,9 +21,9 @@ import { loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { buildBusyboxImage } from '../lib/busybox-image.ts'
 import { startNode, stopAll, type ClusterNode } from '../lib/cluster.ts'
+import { netnsHosts } from '../lib/netns.ts'
 
 const HERE = dirname(import.meta.filename)
-const LIB = join(HERE, 'anchors', 'netns-lib.sh')
 const PFX = 'embmb'
 const MB = 1_000_000
 const IMAGE = 'bench/migrate:1'
@@ -33,11 +33,7 @@ const sizes = (process.argv[2] ?? '1,64,256').split(',').map(Number)
 const rate = process.argv[3] ?? '1gbit'
 const rounds = Number(process.argv[4] ?? 1)
 
-function sh (script: string): string {
-  const result = spawnSync('bash', ['-c', `PFX=${PFX}; source ${LIB}; ${script}`], { encoding: 'utf8' })
-  if (result.status !== 0) throw new Error(`${script}: ${result.stderr}`)
-  return result.stdout
-}
+const { sh, ip: hostIp, wrap } = netnsHosts(PFX, { netOnly: true })
 
 /** Bits per second of a tc rate (`1gbit`, `200mbit`). */
 function bitsPerSecond (text: string): number {
@@ -46,9 +42,6 @@ function bitsPerSecond (text: string): number {
   return Number(match[1]) * ({ k: 1e3, m: 1e6, g: 1e9 }[match[2] as 'k' | 'm' | 'g'] ?? 1)
 }
 
-const hostIp = (i: number): string => `198.18.0.${i + 1}`
-/** Only the network namespace: runc needs the host's cgroup mounts, which `ip netns exec` hides. */
-const wrap = (i: number): string[] => ['nsenter', `--net=/var/run/netns/${PFX}h${i}`]
 
 interface Migrated {
   downtimeMs: number

@@ -11,29 +11,23 @@
  *
  * `--logs=DIR` keeps every daemon's stderr in DIR (set EMERGENCE_LOG=debug for details).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { startNode, stopAll, type ClusterNode } from '../lib/cluster.ts'
+import { netnsHosts } from '../lib/netns.ts'
 import { cpuSeconds, settle } from '../lib/idle.ts'
 import { NIX_ENV, buildChain, flushDisks, median, nixCopyArgs, sh, verifyClosure, waitForHttp, writeHttpCache, type Chain } from './nix-lib.ts'
 
-const LIB = join(dirname(import.meta.filename), 'anchors', 'netns-lib.sh')
 const PFX = 'embnx'
 const SHARERS = 4
 const CACHE_PORT = 8080
 /** Many daemons starting at once on two loaded cores take longer than the default 30 s. */
 const START_TIMEOUT_MS = 180_000
 
-function hosts (script: string): void {
-  const result = spawnSync('bash', ['-c', `PFX=${PFX}; source ${LIB}; ${script}`], { encoding: 'utf8' })
-  if (result.status !== 0) throw new Error(`${script}: ${result.stderr}`)
-}
-
-const hostIp = (i: number): string => `198.18.0.${i + 1}`
-const wrap = (i: number): string[] => ['ip', 'netns', 'exec', `${PFX}h${i}`]
+const { sh: hosts, ip: hostIp, wrap } = netnsHosts(PFX)
 const flag = (name: string, fallback: string): string => process.argv.find(a => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback
 const pullerHost = (k: number): number => SHARERS + 1 + k
 const logs = process.argv.find(a => a.startsWith('--logs='))?.slice('--logs='.length)

@@ -19,14 +19,14 @@ import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { buildBusyboxImage } from '../lib/busybox-image.ts'
 import { EMERGENCE_BIN, runToEnd, startNode, stopAll, type ClusterNode } from '../lib/cluster.ts'
+import { netnsHosts } from '../lib/netns.ts'
 import { startContainerd, type Containerd } from '../lib/containerd.ts'
 import { settle } from '../lib/idle.ts'
 import { freePort } from '../lib/ports.ts'
 
-const LIB = join(dirname(import.meta.filename), 'anchors', 'netns-lib.sh')
 const PFX = 'embr'
 const TAG = 'bench/img:1'
 const NODE_ARGS = ['--nix-cache', 'off']
@@ -44,9 +44,7 @@ function run (command: string, args: string[]): string {
   return result.stdout
 }
 
-function sh (script: string): string {
-  return run('bash', ['-c', `PFX=${PFX}; source ${LIB}; ${script}`])
-}
+const { sh, wrap } = netnsHosts(PFX)
 
 async function seconds (fn: () => Promise<unknown>): Promise<number> {
   const start = performance.now()
@@ -146,7 +144,6 @@ async function loopback (work: string, layout: string): Promise<Row[]> {
 }
 
 const hostIp = (i: number): string => `198.18.0.${i + 1}`
-const wrap = (i: number): string[] => ['ip', 'netns', 'exec', `${PFX}h${i}`]
 
 /** Part 2: `HOSTS` containerd hosts pull at once, from the registry on host 1 or through their local nodes. */
 async function fanout (work: string, layout: string): Promise<Row[]> {

@@ -17,7 +17,8 @@ export interface NetnsHosts {
   wrap: (i: number) => string[]
 }
 
-export function netnsHosts (prefix: string): NetnsHosts {
+/** `netOnly`: enter only the host's network namespace (nsenter), keeping the host's /sys: runc needs its cgroup mounts, which `ip netns exec` hides. */
+export function netnsHosts (prefix: string, options: { netOnly?: boolean } = {}): NetnsHosts {
   return {
     sh: script => {
       const result = spawnSync('bash', ['-c', `PFX=${prefix}; source ${LIB}; ${script}`], { encoding: 'utf8' })
@@ -25,6 +26,6 @@ export function netnsHosts (prefix: string): NetnsHosts {
       return result.stdout
     },
     ip: i => `198.18.0.${i + 1}`,
-    wrap: i => ['ip', 'netns', 'exec', `${prefix}h${i}`]
+    wrap: i => options.netOnly === true ? ['nsenter', `--net=/var/run/netns/${prefix}h${i}`] : ['ip', 'netns', 'exec', `${prefix}h${i}`]
   }
 }

@@ -16,7 +16,7 @@
  * ```ts
  * const service = new MigrationService({ node, p2p, store, artefacts: nodeArtefacts({ dataDir, store, p2p, logger }) }, { dataDir, trustedPeers })
  * await service.start()
- * const result = await service.migrate('counter', { to: '/ip4/10.0.0.4/tcp/7701/p2p/12D3KooW...', onPhase: console.log })
+ * const result = await service.migrate('counter', { to: '/ip4/10.0.0.4/tcp/7701/p2p/12D3KooW...', onPhase: phase => { report(phase) } })
  * ```
  */
 export * from './errors.ts'
